@@ -1,0 +1,5 @@
+import sys
+
+from fastcore.cli import main
+
+sys.exit(main())

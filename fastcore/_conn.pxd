@@ -1,0 +1,61 @@
+cdef class Conn:
+    cdef:
+        Loop loop
+        int fd
+        object parser                 # httptools.HttpRequestParser(self)
+        sockaddr_storage peer
+        object _client                # (host, port), built on first use
+
+        int state                     # S_IDLE, S_HEAD, S_BODY, S_LINGER, S_CLOSED
+        bint closing                  # answer nothing more; close once output is sent
+        bint linger                   # input may still arrive: shut down, drain, close
+        bint eof                      # the client shut down its sending side
+        double deadline               # when the current read-side state times out
+        double wdeadline              # when stalled output times out
+        unsigned int events           # epoll interest now registered
+        Py_ssize_t served             # requests answered on this connection
+
+        # The request being parsed.
+        bytes url
+        list headers                  # flat list of raw names and values
+        object body                   # None, bytes, or bytearray while growing
+        Py_ssize_t body_len
+        Py_ssize_t head_bytes
+        Py_ssize_t head_count
+        Py_ssize_t unreported         # bytes fed with no callback since (see feed)
+        int msg_flags                 # F_* facts from the header block
+        int version                   # 10 or 11
+        bint keep_alive
+        bint continue_pending
+
+        # Output: wbuf holds serialised responses; queue holds, in order, what
+        # is not in wbuf (sealed wbuf segments and large bodies, as bytes).
+        char* wbuf
+        Py_ssize_t wlen
+        Py_ssize_t wsent
+        Py_ssize_t wcap
+        list queue
+        Py_ssize_t qhead              # first unsent item of queue
+        Py_ssize_t qoff               # bytes of queue[qhead] already sent
+        Py_ssize_t qbytes             # unsent bytes in queue
+
+    cdef int on_readable(self) except -1
+    cdef int on_writable(self) except -1
+    cdef int on_timeout(self) except -1
+    cdef int feed(self, Py_ssize_t n) except -1
+    cdef int respond(self) except -1
+    cdef int write_result(self, object result, bint head_only) except -1
+    cdef int write_response(self, bytes head, bytes body, int status,
+                            bint head_only) except -1
+    cdef int write_error(self, int status) except -1
+    cdef int fail(self, int status) except -1
+    cdef int reserve(self, Py_ssize_t extra) except -1
+    cdef int seal(self) except -1
+    cdef Py_ssize_t pending(self)
+    cdef int flush(self) except -1
+    cdef int flush_queue(self) except -1
+    cdef int after_flush(self) except -1
+    cdef int set_interest(self, unsigned int events) except -1
+    cdef int drain_on_stop(self) except -1
+    cdef void close(self)
+    cdef void abort(self)

@@ -1,0 +1,668 @@
+# One client connection: recv into the loop's buffer, parse with httptools,
+# call the handler, serialise the response, send it.
+#
+# httptools calls one Python method per callback this class defines (it looks
+# them up once, in the parser's constructor), so only the callbacks that are
+# needed exist. Each callback either records what it was given, or raises
+# ProtocolError(status) to stop the parser; feed() turns that into an answer
+# and a close, since after a framing error the stream cannot be trusted.
+
+
+cdef bytes CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+cdef bytes CONNECTION_CLOSE = b"Connection: close\r\n"
+cdef bytes CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
+cdef bytes CONTENT_LENGTH = b"Content-Length: "
+
+# Fields that must never arrive as trailers (RFC 9110 section 6.5.1): they
+# frame, route or authorise the request and belong in the header block.
+cdef frozenset FORBIDDEN_TRAILERS = frozenset((
+    b"host", b"content-length", b"transfer-encoding", b"content-type",
+    b"content-encoding", b"content-range", b"connection", b"upgrade",
+    b"expect", b"authorization", b"cookie", b"trailer", b"te"))
+
+
+class StopParsing(Exception):
+    """Raised in a callback to stop httptools after a request that ends the
+    connection: the bytes after it are never parsed as a request."""
+
+
+cdef inline bint is_head_method(bytes method):
+    return PyBytes_GET_SIZE(method) == 4 and PyBytes_AS_STRING(method)[0] == b"H"
+
+
+cdef inline bint name_is(const char* name, Py_ssize_t length,
+                         const char* lower, Py_ssize_t lower_length):
+    return length == lower_length and strncasecmp(name, lower, length) == 0
+
+
+@cython.final
+cdef class Conn:
+
+    def __cinit__(self, Loop loop, int fd):
+        self.loop = loop
+        self.fd = fd
+        self.parser = HttpRequestParser(self)
+        self.state = S_IDLE
+        self.events = EPOLLIN
+        self.deadline = loop.now + loop.keepalive_timeout
+        self.version = 11
+
+    def __dealloc__(self):
+        if self.wbuf is not NULL:
+            PyMem_Free(self.wbuf)
+            self.wbuf = NULL
+        if self.fd >= 0:
+            close(self.fd)
+            self.fd = -1
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = sockaddr_to_tuple(&self.peer)
+        return self._client
+
+    # -- httptools callbacks ------------------------------------------------
+
+    def on_message_begin(self):
+        if self.closing:
+            raise StopParsing()
+        self.url = None
+        self.headers = []
+        self.body = None
+        self.body_len = 0
+        self.head_bytes = 0
+        self.head_count = 0
+        self.unreported = 0
+        self.msg_flags = 0
+        self.continue_pending = False
+        self.state = S_HEAD
+        # Not reset by later bytes: a client that trickles its header block
+        # is closed header_timeout after its first byte (slowloris).
+        self.deadline = self.loop.now + self.loop.header_timeout
+
+    def on_url(self, bytes fragment):
+        # The target arrives in fragments when a read splits it.
+        cdef Loop loop = self.loop
+        self.unreported = 0
+        if self.url is None:
+            self.url = fragment
+        else:
+            self.url = self.url + fragment
+        # The request line is method SP target SP HTTP/1.1; the method is
+        # at least 3 bytes, so only a long target needs the exact sum.
+        if PyBytes_GET_SIZE(self.url) + 13 > loop.max_request_line:
+            if (PyBytes_GET_SIZE(self.url) + 10
+                    + PyBytes_GET_SIZE(self.parser.get_method())
+                    > loop.max_request_line):
+                raise ProtocolError(414)
+
+    def on_header(self, bytes name, bytes value):
+        cdef Loop loop = self.loop
+        cdef Py_ssize_t nlen = PyBytes_GET_SIZE(name)
+        cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
+        cdef const char* n = PyBytes_AS_STRING(name)
+        cdef const char* v
+        self.unreported = 0
+        self.head_count += 1
+        self.head_bytes += nlen + vlen + 4          # name: value CRLF
+        if (nlen + vlen + 2 > loop.max_header_field
+                or self.head_bytes > loop.max_header_bytes
+                or self.head_count > loop.max_header_count):
+            raise ProtocolError(431)
+        if self.msg_flags & F_HEAD_DONE:
+            # A trailer after a chunked body. Handlers never see trailers
+            # (RFC 9110 section 6.5.1 lets a recipient discard them), but
+            # one that could reframe or reroute the request is refused.
+            if name.lower() in FORBIDDEN_TRAILERS:
+                raise ProtocolError(400)
+            return
+        self.headers.append(name)
+        self.headers.append(value)
+        # The few fields the server itself acts on, told apart by length
+        # first so that most fields cost one comparison.
+        if nlen == 4:
+            if name_is(n, nlen, "host", 4):
+                if self.msg_flags & F_HOST:
+                    raise ProtocolError(400)        # RFC 9112 section 3.2
+                self.msg_flags |= F_HOST
+        elif nlen == 6:
+            if name_is(n, nlen, "expect", 6):
+                v = PyBytes_AS_STRING(value)
+                if name_is(v, vlen, "100-continue", 12):
+                    self.msg_flags |= F_EXPECT_CONTINUE
+                else:
+                    self.msg_flags |= F_EXPECT_OTHER
+        elif nlen == 7:
+            if name_is(n, nlen, "upgrade", 7):
+                self.msg_flags |= F_UPGRADE
+        elif nlen == 10:
+            if name_is(n, nlen, "connection", 10):
+                self.msg_flags |= F_CONNECTION
+        elif nlen == 12:
+            if name_is(n, nlen, "content-type", 12):
+                if self.msg_flags & F_CONTENT_TYPE:
+                    raise ProtocolError(400)        # which one would apply?
+                self.msg_flags |= F_CONTENT_TYPE
+        elif nlen == 14:
+            # llhttp has already refused a malformed or repeated value, so
+            # this is digits only; refuse an oversized body before reading it.
+            if name_is(n, nlen, "content-length", 14):
+                if parse_length(value) > loop.max_body:
+                    raise ProtocolError(413)
+        elif nlen == 17:
+            if name_is(n, nlen, "transfer-encoding", 17):
+                self.msg_flags |= F_TRANSFER_ENCODING
+
+    def on_headers_complete(self):
+        cdef Loop loop = self.loop
+        cdef int flags
+        self.unreported = 0
+        self.msg_flags |= F_HEAD_DONE
+        flags = self.msg_flags
+        self.keep_alive = self.parser.should_keep_alive()
+        # llhttp keeps a request alive by default only for HTTP/1.1, so a
+        # kept-alive request with no Connection field is 1.1; only the
+        # others pay for get_http_version(), which formats a string.
+        if self.keep_alive and not (flags & F_CONNECTION):
+            self.version = 11
+        else:
+            version = self.parser.get_http_version()
+            if version == "1.1":
+                self.version = 11
+            elif version == "1.0":
+                self.version = 10
+            else:
+                raise ProtocolError(505)
+        if self.version == 11:
+            if not (flags & F_HOST):
+                raise ProtocolError(400)            # RFC 9112 section 3.2
+            if flags & F_EXPECT_OTHER:
+                raise ProtocolError(417)            # RFC 9110 section 10.1.1
+            # Answer 100 only if the body has not already started to arrive
+            # in this same read (see feed).
+            self.continue_pending = (flags & F_EXPECT_CONTINUE) != 0
+        elif flags & F_TRANSFER_ENCODING:
+            # RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding has
+            # faulty framing; refusing it closes a smuggling route.
+            raise ProtocolError(400)
+        self.state = S_BODY
+        self.deadline = loop.now + loop.body_timeout
+
+    def on_body(self, bytes chunk):
+        cdef Loop loop = self.loop
+        self.continue_pending = False
+        self.body_len += PyBytes_GET_SIZE(chunk)
+        if self.body_len > loop.max_body:
+            raise ProtocolError(413)               # a chunked body grew too big
+        if self.body is None:
+            self.body = chunk
+        elif type(self.body) is bytearray:
+            (<bytearray>self.body).extend(chunk)
+        else:
+            self.body = bytearray(<bytes>self.body)
+            (<bytearray>self.body).extend(chunk)
+        self.deadline = loop.now + loop.body_timeout
+
+    def on_message_complete(self):
+        cdef Loop loop = self.loop
+        self.continue_pending = False
+        self.state = S_IDLE
+        self.served += 1
+        if not self.keep_alive or (self.msg_flags & F_UPGRADE) or loop.draining:
+            # An Upgrade request is answered as plain HTTP (RFC 9110 section
+            # 7.8 lets a server ignore Upgrade) and then the connection
+            # closes, because llhttp does not parse past it.
+            self.closing = True
+            self.keep_alive = False
+        self.respond()
+        self.deadline = loop.now + loop.keepalive_timeout
+
+    # -- requests and responses ---------------------------------------------
+
+    cdef int respond(self) except -1:
+        cdef Loop loop = self.loop
+        cdef Request request = Request.__new__(Request)
+        cdef bytes url = self.url
+        cdef bytes method = self.parser.get_method()
+        cdef const char* target = PyBytes_AS_STRING(url)
+        cdef const char* end
+        cdef object methods
+        cdef object handler = None
+        cdef object body = self.body
+
+        if body is None:
+            body = b""
+        elif type(body) is bytearray:
+            body = PyBytes_FromStringAndSize(
+                PyByteArray_AS_STRING(body), PyByteArray_GET_SIZE(body))
+        request._method = method
+        request._target = url
+        request._raw_headers = self.headers
+        request.body = <bytes>body
+        request._conn = self
+        request.keep_alive = self.keep_alive
+        request._version = self.version
+        self.url = None
+        self.headers = None
+        self.body = None
+
+        if target[0] == b"/":
+            # Hot path: an exact route, looked up by the raw path bytes.
+            end = <const char*>memchr(target, b"?", PyBytes_GET_SIZE(url))
+            if end is NULL and memchr(target, b"%", PyBytes_GET_SIZE(url)) is NULL:
+                methods = loop.routes.get(url)
+                if methods is not None:
+                    handler = (<dict>methods).get(method)
+        else:
+            # Asterisk, absolute and authority forms: check the method may
+            # use that form (RFC 9112 section 3.2) before any routing.
+            check_target_form(method, url)
+
+        try:
+            if handler is not None:
+                result = handler(request)
+            else:
+                result = loop.fallback(request)
+        except HTTPError as exc:
+            result = exc.to_response()
+        except Exception:
+            loop.logger.exception(
+                "handler failed for %s %s", request.method, request.target)
+            return self.write_error(500)
+        return self.write_result(result, is_head_method(method))
+
+    cdef int write_result(self, object result, bint head_only) except -1:
+        cdef Loop loop = self.loop
+        cdef object kind = type(result)
+        if kind is bytes:
+            return self.write_response(loop.ok_head, <bytes>result, 200, head_only)
+        if kind is str:
+            return self.write_response(
+                loop.ok_head, PyUnicode_AsUTF8String(result), 200, head_only)
+        if isinstance(result, Response):
+            return self.write_response(
+                (<object>result)._head, (<object>result).body,
+                (<object>result).status, head_only)
+        loop.logger.error(
+            "handler returned %s; expected bytes, str or Response",
+            kind.__name__)
+        return self.write_error(500)
+
+    cdef int write_response(self, bytes head, bytes body, int status,
+                            bint head_only) except -1:
+        # Serialise one response into wbuf: the prepared status line and
+        # fields, then Server, Date, Content-Length and Connection. A large
+        # body is queued as it is, never copied.
+        cdef Loop loop = self.loop
+        cdef Py_ssize_t body_len = PyBytes_GET_SIZE(body)
+        cdef Py_ssize_t head_len = PyBytes_GET_SIZE(head)
+        cdef bint has_length = status >= 200 and status != 204 and status != 304
+        cdef bint copy_body
+        cdef char digits[24]
+        cdef Py_ssize_t ndigits = 0
+        cdef char* p
+
+        if not has_length:
+            body_len = 0
+        copy_body = not head_only and body_len <= COPY_BODY_MAX
+        if has_length:
+            ndigits = format_size(body_len, digits)
+        self.reserve(head_len + SERVER_LINE_LEN + DATE_LINE_LEN + 16 + ndigits
+                     + 26 + (body_len if copy_body else 0))
+        p = self.wbuf + self.wlen
+        memcpy(p, PyBytes_AS_STRING(head), head_len)
+        p += head_len
+        memcpy(p, SERVER_LINE, SERVER_LINE_LEN)
+        p += SERVER_LINE_LEN
+        memcpy(p, loop.date_line, DATE_LINE_LEN)
+        p += DATE_LINE_LEN
+        if has_length:
+            memcpy(p, b"Content-Length: ", 16)
+            p += 16
+            memcpy(p, digits, ndigits)
+            p += ndigits
+            p[0] = b"\r"
+            p[1] = b"\n"
+            p += 2
+        if self.closing:
+            memcpy(p, b"Connection: close\r\n", 19)
+            p += 19
+        elif self.version == 10:
+            memcpy(p, b"Connection: keep-alive\r\n", 24)
+            p += 24
+        p[0] = b"\r"
+        p[1] = b"\n"
+        p += 2
+        if head_only or body_len == 0:
+            self.wlen = p - self.wbuf
+        elif copy_body:
+            memcpy(p, PyBytes_AS_STRING(body), body_len)
+            self.wlen = (p - self.wbuf) + body_len
+        else:
+            self.wlen = p - self.wbuf
+            self.seal()
+            self.queue.append(body)
+            self.qbytes += body_len
+        return 0
+
+    cdef int write_error(self, int status) except -1:
+        return self.write_response(
+            self.loop.error_heads[status], self.loop.error_bodies[status],
+            status, False)
+
+    cdef int fail(self, int status) except -1:
+        # Refuse the request being parsed: answer with status, then close,
+        # because after a framing error the rest of the stream can't be
+        # trusted. Input may still be arriving, so linger before closing.
+        if self.closing:
+            return 0
+        self.closing = True
+        self.linger = True
+        self.keep_alive = False
+        self.continue_pending = False
+        return self.write_error(status)
+
+    # -- reading ------------------------------------------------------------
+
+    cdef int on_readable(self) except -1:
+        cdef Loop loop = self.loop
+        cdef int fd = self.fd
+        cdef ssize_t n
+        cdef int err
+        with nogil:
+            n = recv(fd, loop.rbuf, READ_BUFFER_SIZE, 0)
+        if n < 0:
+            err = errno
+            if err == EAGAIN or err == EINTR:
+                return 0
+            self.abort()                     # ECONNRESET and the like
+            return 0
+        if self.state == S_LINGER:
+            if n == 0:
+                self.close()
+            return 0
+        if n == 0:
+            self.eof = True
+            self.linger = False
+            if self.state != S_IDLE and not self.closing:
+                # The client stopped sending in the middle of a request.
+                self.fail(400)
+                self.linger = False
+            self.closing = True
+        else:
+            self.feed(n)
+        return self.flush()
+
+    cdef int feed(self, Py_ssize_t n) except -1:
+        cdef Loop loop = self.loop
+        cdef object view = PyMemoryView_FromMemory(loop.rbuf, n, PyBUF_READ)
+        cdef Py_ssize_t served = self.served
+        cdef bint was_idle = self.state == S_IDLE
+        # httptools holds a partial header line internally and reports it
+        # only when complete; every callback resets this count, so it
+        # measures (to within one read) what is held unreported, and caps
+        # a header line that never ends.
+        self.unreported += n
+        try:
+            self.parser.feed_data(view)
+        except HttpParserCallbackError as exc:
+            error = exc.__context__
+            if isinstance(error, ProtocolError):
+                self.fail((<object>error).status)
+            elif isinstance(error, StopParsing):
+                self.linger = True
+            elif isinstance(error, Exception):
+                loop.logger.error("internal error", exc_info=error)
+                self.fail(500)
+            else:
+                raise error                      # KeyboardInterrupt, SystemExit
+        except HttpParserUpgrade:
+            # llhttp pauses after an Upgrade or CONNECT request; the request
+            # was answered and the connection is closing.
+            self.closing = True
+            self.linger = True
+        except HttpParserInvalidMethodError:
+            if self.closing:
+                self.linger = True
+            elif was_idle and self.served == served:
+                # The request starts at the buffer's first byte, so its
+                # method can be told: an unknown but well-formed method is
+                # 501 (RFC 9110 section 9.1), anything else 400.
+                self.fail(method_error_status(loop.rbuf, n))
+            else:
+                self.fail(400)
+        except HttpParserError:
+            if self.closing:
+                self.linger = True               # data after a closing request
+            else:
+                self.fail(400)
+        if not self.closing:
+            if self.state == S_HEAD and self.unreported > loop.max_header_field:
+                self.fail(431)
+            elif self.continue_pending:
+                # RFC 9110 section 10.1.1: the client waits for this before
+                # sending the body.
+                self.continue_pending = False
+                self.reserve(PyBytes_GET_SIZE(CONTINUE_100))
+                memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(CONTINUE_100),
+                       PyBytes_GET_SIZE(CONTINUE_100))
+                self.wlen += PyBytes_GET_SIZE(CONTINUE_100)
+        return 0
+
+    cdef int on_timeout(self) except -1:
+        if self.state == S_HEAD or self.state == S_BODY:
+            # Slow or stalled request: say so (RFC 9110 section 15.5.9) and
+            # close without waiting for the client to read it.
+            if not self.closing:
+                self.fail(408)
+                self.linger = False
+                self.flush()
+            if self.fd >= 0 and self.pending():
+                self.abort()
+            else:
+                self.close()
+        else:
+            self.close()
+        return 0
+
+    cdef int drain_on_stop(self) except -1:
+        # Called once when the server starts to stop. A connection between
+        # requests is closed, after a last look for a request that has
+        # already arrived; one that has not yet sent its first request gets
+        # the keep-alive timeout to send it.
+        if self.state != S_IDLE or self.closing or self.pending():
+            return 0
+        self.on_readable()
+        if self.fd >= 0 and self.state == S_IDLE and not self.pending():
+            if self.served:
+                self.close()
+        return 0
+
+    # -- writing ------------------------------------------------------------
+
+    cdef int reserve(self, Py_ssize_t extra) except -1:
+        cdef Py_ssize_t need = self.wlen + extra
+        cdef Py_ssize_t size
+        cdef char* grown
+        if need <= self.wcap:
+            return 0
+        size = self.wcap * 2 if self.wcap else 4096
+        while size < need:
+            size *= 2
+        grown = <char*>PyMem_Realloc(self.wbuf, size)
+        if grown is NULL:
+            raise MemoryError()
+        self.wbuf = grown
+        self.wcap = size
+        return 0
+
+    cdef int seal(self) except -1:
+        # Move wbuf's unsent bytes to the queue, ahead of what follows.
+        if self.queue is None:
+            self.queue = []
+            self.qhead = 0
+            self.qoff = 0
+            self.qbytes = 0
+        if self.wlen > self.wsent:
+            self.queue.append(PyBytes_FromStringAndSize(
+                self.wbuf + self.wsent, self.wlen - self.wsent))
+            self.qbytes += self.wlen - self.wsent
+        self.wlen = 0
+        self.wsent = 0
+        return 0
+
+    cdef Py_ssize_t pending(self):
+        return self.wlen - self.wsent + (self.qbytes if self.queue is not None else 0)
+
+    cdef int flush(self) except -1:
+        # Send what is queued with as few syscalls as possible: every
+        # response produced by one read leaves in one send.
+        cdef int fd = self.fd
+        cdef ssize_t n
+        cdef int err
+        cdef Py_ssize_t size
+        cdef char* data
+        if fd < 0:
+            return 0
+        if self.queue is not None:
+            return self.flush_queue()
+        size = self.wlen - self.wsent
+        if size:
+            data = self.wbuf + self.wsent
+            with nogil:
+                n = send(fd, data, size, MSG_NOSIGNAL)
+            if n < 0:
+                err = errno
+                if err != EAGAIN and err != EINTR:
+                    self.abort()                 # EPIPE, ECONNRESET: the client left
+                    return 0
+            elif n == size:
+                self.wlen = 0
+                self.wsent = 0
+            else:
+                self.wsent += n
+                if n:
+                    self.wdeadline = self.loop.now + self.loop.write_timeout
+        return self.after_flush()
+
+    cdef int flush_queue(self) except -1:
+        cdef iovec iov[MAX_IOV]
+        cdef msghdr msg
+        cdef int fd = self.fd
+        cdef Py_ssize_t count = 0
+        cdef Py_ssize_t i, item_len
+        cdef ssize_t n
+        cdef int err
+        cdef list queue
+        cdef bytes item
+        self.seal()
+        queue = self.queue
+        i = self.qhead
+        while i < len(queue) and count < MAX_IOV:
+            item = <bytes>queue[i]
+            iov[count].iov_base = PyBytes_AS_STRING(item)
+            iov[count].iov_len = PyBytes_GET_SIZE(item)
+            if i == self.qhead:
+                iov[count].iov_base = PyBytes_AS_STRING(item) + self.qoff
+                iov[count].iov_len -= self.qoff
+            count += 1
+            i += 1
+        memset(&msg, 0, sizeof(msg))
+        msg.msg_iov = iov
+        msg.msg_iovlen = count
+        with nogil:
+            n = sendmsg(fd, &msg, MSG_NOSIGNAL)
+        if n < 0:
+            err = errno
+            if err != EAGAIN and err != EINTR:
+                self.abort()
+                return 0
+            n = 0
+        if n > 0:
+            self.wdeadline = self.loop.now + self.loop.write_timeout
+        self.qbytes -= n
+        while n > 0:
+            item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
+            if n >= item_len:
+                n -= item_len
+                queue[self.qhead] = None
+                self.qhead += 1
+                self.qoff = 0
+            else:
+                self.qoff += n
+                n = 0
+        if self.qhead == len(queue):
+            self.queue = None
+        elif self.qhead > 64:
+            del queue[:self.qhead]
+            self.qhead = 0
+        return self.after_flush()
+
+    cdef int after_flush(self) except -1:
+        cdef Loop loop = self.loop
+        cdef Py_ssize_t left = self.pending()
+        if self.fd < 0:
+            return 0
+        if left == 0:
+            if self.closing:
+                if self.linger and not self.eof:
+                    # Half-close and drain, so the client reads the final
+                    # response instead of a reset (RFC 9112 section 9.6).
+                    shutdown(self.fd, SHUT_WR)
+                    self.state = S_LINGER
+                    self.deadline = loop.now + loop.linger_timeout
+                    return self.set_interest(EPOLLIN)
+                self.close()
+                return 0
+            return self.set_interest(EPOLLIN)
+        # Output is waiting for the client. Stop reading once too much is
+        # waiting (backpressure), and always once nothing more will be read.
+        if not (self.events & EPOLLOUT):
+            self.wdeadline = loop.now + loop.write_timeout
+        if self.closing or self.eof or left > loop.high_water:
+            return self.set_interest(EPOLLOUT)
+        return self.set_interest(EPOLLIN | EPOLLOUT)
+
+    cdef int on_writable(self) except -1:
+        return self.flush()
+
+    cdef int set_interest(self, unsigned int events) except -1:
+        cdef epoll_event event
+        if events == self.events:
+            return 0
+        event.events = events
+        event.data.ptr = <void*>self
+        if epoll_ctl(self.loop.epfd, EPOLL_CTL_MOD, self.fd, &event) < 0:
+            raise OSError(errno, "epoll_ctl")
+        self.events = events
+        return 0
+
+    # -- closing ------------------------------------------------------------
+
+    cdef void close(self):
+        cdef int fd = self.fd
+        if fd < 0:
+            return
+        self.fd = -1
+        self.state = S_CLOSED
+        self.parser = None                   # the parser holds self: break the cycle
+        self.queue = None
+        self.headers = None
+        self.body = None
+        if self.wbuf is not NULL:
+            PyMem_Free(self.wbuf)
+            self.wbuf = NULL
+        self.wlen = self.wsent = self.wcap = 0
+        self.loop.forget(self)
+        close(fd)
+
+    cdef void abort(self):
+        # Close with a reset: the kernel drops unsent data at once instead
+        # of holding it for a client that is gone or not reading.
+        cdef linger option
+        if self.fd < 0:
+            return
+        option.l_onoff = 1
+        option.l_linger = 0
+        setsockopt(self.fd, SOL_SOCKET, SO_LINGER, &option, sizeof(option))
+        self.close()

@@ -1,0 +1,14 @@
+# Declarations of the one compilation unit, _core.pyx: each part's fields
+# and cdef signatures live in its own .pxd, included here in dependency order.
+
+from fastcore.includes.syscalls cimport (
+    epoll_event, sockaddr_storage, socklen_t, time_t, iovec)
+
+include "_consts.pxi"
+
+cdef class Loop
+cdef class Conn
+
+include "_request.pxd"
+include "_conn.pxd"
+include "_loop.pxd"

@@ -1,0 +1,52 @@
+cdef class Loop:
+    cdef:
+        int epfd
+        int listen_fd
+        int wake_fd
+        bint accepting                # listen_fd is in the epoll set
+        double accept_resume_at       # when to retry accept after EMFILE
+        char* rbuf                    # one receive buffer for every connection
+        set conns
+        list graveyard                # closed during this batch of events
+        readonly Py_ssize_t n_conns
+
+        readonly dict routes          # raw path -> {raw method: handler}
+        object fallback               # App.dispatch, for everything else
+        object logger
+        bytes ok_head                 # "200 OK" + text/html content type
+        dict error_heads
+        dict error_bodies
+
+        char date_line[40]
+        time_t date_second
+        double now
+        double next_sweep
+        double sweep_interval
+
+        Py_ssize_t max_request_line
+        Py_ssize_t max_header_field
+        Py_ssize_t max_header_bytes
+        Py_ssize_t max_header_count
+        Py_ssize_t max_body
+        Py_ssize_t high_water
+        Py_ssize_t max_connections
+        double header_timeout
+        double body_timeout
+        double keepalive_timeout
+        double write_timeout
+        double linger_timeout
+
+        readonly bint running
+        readonly bint draining
+        double stop_timeout
+        double drain_deadline
+
+    cdef int tick(self) except -1
+    cdef int on_event(self, Conn conn, unsigned int events) except -1
+    cdef int accept_ready(self) except -1
+    cdef int pause_accepting(self, double retry_at) except -1
+    cdef int resume_accepting(self) except -1
+    cdef int close_listener(self) except -1
+    cdef int begin_drain(self) except -1
+    cdef int sweep(self) except -1
+    cdef void forget(self, Conn conn)

@@ -1,0 +1,59 @@
+"""The command line: ``fastcore`` (or ``python -m fastcore``) serves the demo;
+``fastcore run MODULE:APP`` serves an app of yours."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from fastcore.app import App
+from fastcore.server import Server
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8081
+
+
+def _load_app(spec: str) -> App:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name:
+        raise SystemExit(f"fastcore: expected MODULE:APP, got {spec!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module = importlib.import_module(module_name)
+    app = getattr(module, attribute or "app", None)
+    if not isinstance(app, App):
+        raise SystemExit(f"fastcore: {spec!r} is not a fastcore.App")
+    return app
+
+
+def _serve(app: App, host: str, port: int, what: str) -> int:
+    server = Server(app, host, port)
+    try:
+        server.listen()
+    except OSError as exc:
+        print(f"fastcore: cannot listen on {host}:{port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    print(f"fastcore serving {what} on {server.url} (Ctrl-C to stop)", flush=True)
+    server.serve_forever()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fastcore", description="A fast, embeddable HTTP/1.1 server.")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    commands = parser.add_subparsers(dest="command")
+    run = commands.add_parser("run", help="serve MODULE:APP (APP defaults to 'app')")
+    run.add_argument("app", metavar="MODULE:APP")
+    run.add_argument("--host", default=DEFAULT_HOST)
+    run.add_argument("--port", type=int, default=DEFAULT_PORT)
+    args = parser.parse_args(argv)
+
+    if args.command == "run":
+        return _serve(_load_app(args.app), args.host, args.port, args.app)
+    from fastcore.demo import app
+    return _serve(app, args.host, args.port, "the demo")

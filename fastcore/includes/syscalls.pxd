@@ -1,0 +1,161 @@
+# Extern declarations only: the Linux system calls the engine makes.
+# Every call that can block or enter the kernel is declared nogil so the loop
+# can release the GIL around it.
+
+from libc.stdint cimport uint32_t, uint64_t
+from posix.types cimport off_t
+
+
+cdef extern from "<errno.h>" nogil:
+    int errno
+    enum:
+        EAGAIN
+        EINTR
+        EMFILE
+        ENFILE
+        ENOBUFS
+        ENOMEM
+        ECONNABORTED
+        ECONNRESET
+        EPIPE
+        EPROTO
+        EPERM
+        EINVAL
+
+
+cdef extern from "<sys/uio.h>" nogil:
+    struct iovec:
+        void* iov_base
+        size_t iov_len
+
+
+cdef extern from "<sys/socket.h>" nogil:
+    ctypedef unsigned int socklen_t
+    struct sockaddr:
+        unsigned short sa_family
+    struct sockaddr_storage:
+        unsigned short ss_family
+    struct msghdr:
+        void* msg_name
+        socklen_t msg_namelen
+        iovec* msg_iov
+        size_t msg_iovlen
+        void* msg_control
+        size_t msg_controllen
+        int msg_flags
+    enum:
+        SOCK_NONBLOCK
+        SOCK_CLOEXEC
+        MSG_NOSIGNAL
+        MSG_MORE
+        MSG_DONTWAIT
+        SHUT_WR
+        SHUT_RDWR
+        SOL_SOCKET
+        SO_LINGER
+    struct linger:
+        int l_onoff
+        int l_linger
+    int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags)
+    ssize_t recv(int fd, void* buf, size_t n, int flags)
+    ssize_t send(int fd, const void* buf, size_t n, int flags)
+    ssize_t sendmsg(int fd, const msghdr* msg, int flags)
+    int shutdown(int fd, int how)
+    int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen)
+
+
+cdef extern from "<netinet/in.h>" nogil:
+    enum:
+        AF_INET
+        AF_INET6
+        IPPROTO_TCP
+    struct in_addr:
+        uint32_t s_addr
+    struct sockaddr_in:
+        unsigned short sin_family
+        unsigned short sin_port
+        in_addr sin_addr
+    struct in6_addr:
+        unsigned char s6_addr[16]
+    struct sockaddr_in6:
+        unsigned short sin6_family
+        unsigned short sin6_port
+        in6_addr sin6_addr
+    unsigned short ntohs(unsigned short)
+
+
+cdef extern from "<netinet/tcp.h>" nogil:
+    enum:
+        TCP_CORK
+
+
+cdef extern from "<arpa/inet.h>" nogil:
+    const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
+    enum:
+        INET6_ADDRSTRLEN
+
+
+cdef extern from "<sys/epoll.h>" nogil:
+    # epoll_event is packed on x86-64: it must be declared here, from the
+    # header, and never re-declared as a plain Cython struct.
+    ctypedef union epoll_data_t:
+        void* ptr
+        int fd
+        uint32_t u32
+        uint64_t u64
+    struct epoll_event:
+        uint32_t events
+        epoll_data_t data
+    enum:
+        EPOLLIN
+        EPOLLOUT
+        EPOLLERR
+        EPOLLHUP
+        EPOLLRDHUP
+        EPOLL_CLOEXEC
+        EPOLL_CTL_ADD
+        EPOLL_CTL_MOD
+        EPOLL_CTL_DEL
+    int epoll_create1(int flags)
+    int epoll_ctl(int epfd, int op, int fd, epoll_event* event)
+    int epoll_wait(int epfd, epoll_event* events, int maxevents, int timeout)
+
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    enum:
+        EFD_NONBLOCK
+        EFD_CLOEXEC
+    int eventfd(unsigned int initval, int flags)
+
+
+cdef extern from "<sys/sendfile.h>" nogil:
+    ssize_t sendfile(int out_fd, int in_fd, off_t* offset, size_t count)
+
+
+cdef extern from "<unistd.h>" nogil:
+    int close(int fd)
+    ssize_t read(int fd, void* buf, size_t n)
+    ssize_t write(int fd, const void* buf, size_t n)
+
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    struct tm:
+        pass
+    enum:
+        CLOCK_MONOTONIC
+        CLOCK_MONOTONIC_COARSE
+    int clock_gettime(int clk, timespec* ts)
+    time_t time(time_t* t)
+    tm* gmtime_r(const time_t* t, tm* result)
+    size_t strftime(char* s, size_t maxsize, const char* fmt, const tm* t)
+
+
+cdef extern from "<string.h>" nogil:
+    void* memchr(const void* s, int c, size_t n)
+    void* memcpy(void* dest, const void* src, size_t n)
+    void* memmove(void* dest, const void* src, size_t n)
+    int strncasecmp(const char* a, const char* b, size_t n)

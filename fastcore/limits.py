@@ -1,0 +1,86 @@
+"""Every limit and timeout the server enforces: one named default each, the
+answer it triggers, and what other servers do.
+
+Any of them can be set by keyword on ``App(...)``, ``Server(...)`` and
+``App.run(...)``: ``App(max_body=10 * 1024 * 1024)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+__all__ = ["Limits"]
+
+KiB = 1024
+MiB = 1024 * KiB
+
+# Request line (method, target, version). nginx 8K, Apache 8190,
+# gunicorn 4094. Over -> 414.
+DEFAULT_MAX_REQUEST_LINE = 8 * KiB
+# One header field line, "Name: value". nginx 8K, Apache 8190,
+# gunicorn 8190. Over -> 431.
+DEFAULT_MAX_HEADER_FIELD = 8 * KiB
+# The whole header block. nginx 4 x 8K, node 16K, Tomcat 8K. Over -> 431.
+DEFAULT_MAX_HEADER_BYTES = 64 * KiB
+# Header fields per request. Apache 100, gunicorn 100, aiohttp 128.
+# Over -> 431.
+DEFAULT_MAX_HEADER_COUNT = 100
+# Request body, by Content-Length before it is read, or as a chunked body
+# grows. nginx client_max_body_size 1m. Over -> 413.
+DEFAULT_MAX_BODY = 1 * MiB
+# From a request's first byte to the end of its header block, not reset by
+# trickled bytes (slowloris). nginx client_header_timeout 60s, Apache
+# RequestReadTimeout 20-40s. Expired -> 408 and close.
+DEFAULT_HEADER_TIMEOUT = 10.0
+# Longest pause between two reads of a request body. nginx
+# client_body_timeout 60s. Expired -> 408 and close.
+DEFAULT_BODY_TIMEOUT = 30.0
+# Idle time between requests on a kept-alive connection (and before the
+# first). uvicorn 5s, gunicorn 2s, nginx 75s. Expired -> close.
+DEFAULT_KEEPALIVE_TIMEOUT = 5.0
+# Longest time a response may wait for a client that does not read it.
+# nginx send_timeout 60s. Expired -> reset.
+DEFAULT_WRITE_TIMEOUT = 30.0
+# After a final response to a client that may still be sending, how long
+# its input is read and discarded so that it sees the response rather than
+# a reset. nginx lingering_timeout 5s.
+DEFAULT_LINGER_TIMEOUT = 2.0
+# Unsent output above which a connection's input is no longer read
+# (backpressure on pipelining clients that do not read).
+DEFAULT_WRITE_HIGH_WATER = 256 * KiB
+# Open client connections; beyond it new ones wait in the listen backlog.
+DEFAULT_MAX_CONNECTIONS = 10_000
+# listen(2) backlog (capped by net.core.somaxconn). nginx 511.
+DEFAULT_BACKLOG = 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits one server enforces; see the DEFAULT_* constants."""
+
+    max_request_line: int = DEFAULT_MAX_REQUEST_LINE
+    max_header_field: int = DEFAULT_MAX_HEADER_FIELD
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    max_body: int = DEFAULT_MAX_BODY
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT
+    body_timeout: float = DEFAULT_BODY_TIMEOUT
+    keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    write_timeout: float = DEFAULT_WRITE_TIMEOUT
+    linger_timeout: float = DEFAULT_LINGER_TIMEOUT
+    write_high_water: int = DEFAULT_WRITE_HIGH_WATER
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    backlog: int = DEFAULT_BACKLOG
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{field.name} must be a number, not {value!r}")
+            if value <= 0:
+                raise ValueError(f"{field.name} must be positive, not {value!r}")
+
+    def replace(self, **changes: float) -> Limits:
+        """A copy with some limits changed; unknown names are a TypeError."""
+        return dataclasses.replace(self, **changes) if changes else self

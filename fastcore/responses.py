@@ -1,0 +1,135 @@
+"""What a handler returns, and the status lines and fields it becomes.
+
+A handler returns ``bytes`` (200, text/html), ``str`` (the same, UTF-8) or a
+:class:`Response`. Everything about a Response that does not change per
+request (status line, Content-Type, the handler's own fields) is validated
+and encoded once, when it is built; the engine adds Server, Date,
+Content-Length and Connection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+
+__all__ = ["Response", "status_line"]
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+
+
+def _build_status_lines() -> dict[int, bytes]:
+    # Generated from the stdlib's registry, never typed by hand.
+    return {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n".encode("ascii")
+            for s in HTTPStatus}
+
+
+STATUS_LINES = _build_status_lines()
+
+
+def status_line(status: int) -> bytes:
+    """``HTTP/1.1 <status> <reason>\\r\\n``; an unregistered status gets an
+    empty reason phrase, which RFC 9112 section 4 allows."""
+    line = STATUS_LINES.get(status)
+    return line if line is not None else f"HTTP/1.1 {status} \r\n".encode("ascii")
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+OK_HTML_HEAD = status_line(200) + f"Content-Type: {HTML}\r\n".encode("ascii")
+
+# The statuses the engine itself answers with.
+ERROR_STATUSES = (400, 404, 405, 408, 413, 414, 417, 431, 500, 501, 505)
+
+
+def error_head(status: int) -> bytes:
+    return status_line(status) + f"Content-Type: {TEXT}\r\n".encode("ascii")
+
+
+def error_body(status: int) -> bytes:
+    return f"{status} {reason(status)}\n".encode("ascii")
+
+
+# RFC 9110 section 5.6.2 (token) and 5.5 (field-value: no CTL but HTAB).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+# Fields the engine writes itself, or that would change the framing or the
+# connection; a handler may not set them.
+_RESERVED = frozenset((
+    "content-length", "transfer-encoding", "connection", "keep-alive",
+    "upgrade", "trailer", "te", "date", "server"))
+
+
+def encode_fields(
+    fields: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+    content_type: str | None,
+) -> bytes:
+    """Validate and encode header fields as ``Name: value\\r\\n`` lines,
+    Content-Type first. Raises ValueError for anything that could split the
+    response (CR, LF, other controls) or that the engine owns."""
+    pairs = list(fields.items() if isinstance(fields, Mapping) else fields or ())
+    if content_type is not None and not any(
+            str(name).lower() == "content-type" for name, _ in pairs):
+        pairs.insert(0, ("Content-Type", content_type))
+    out = []
+    for name, value in pairs:
+        name = str(name)
+        value = str(value).strip(" \t")
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if name.lower() in _RESERVED:
+            raise ValueError(f"the server sets {name!r} itself")
+        if _BAD_VALUE.search(value):
+            raise ValueError(f"invalid character in the value of {name!r}")
+        try:
+            out.append(f"{name}: {value}\r\n".encode("latin-1"))
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"the value of {name!r} is not ISO-8859-1; encode it "
+                "(RFC 8187 for parameters)") from None
+    return b"".join(out)
+
+
+class Response:
+    """A response with a status, fields and a body.
+
+    ``Response(body, status=200, headers=None, content_type="text/html;
+    charset=utf-8")``: `body` is bytes (or anything bytes() accepts) or str
+    (sent as UTF-8); `headers` a mapping or a list of (name, value) pairs,
+    for repeated fields such as Set-Cookie; ``content_type=None`` sends no
+    Content-Type. 204 and 304 responses carry no body.
+    """
+
+    __slots__ = ("body", "status", "headers", "content_type", "_head")
+
+    def __init__(
+        self,
+        body: bytes | bytearray | memoryview | str = b"",
+        status: int = 200,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        content_type: str | None = HTML,
+    ) -> None:
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        elif type(body) is not bytes:
+            body = bytes(body)
+        status = int(status)
+        if not 200 <= status <= 599:
+            raise ValueError(f"a handler's status must be 200-599, not {status}")
+        if body and status in (204, 304):
+            raise ValueError(f"a {status} response has no body")
+        self.body: bytes = body
+        self.status = status
+        self.headers = headers
+        self.content_type = content_type
+        self._head = status_line(status) + encode_fields(headers, content_type)
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {len(self.body)} bytes>"

@@ -1,0 +1,166 @@
+"""Serving an App: the listening socket, the engine's loop, the thread it runs
+in, signals, and a graceful stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from types import TracebackType
+from typing import Any
+
+from fastcore._core import Loop
+from fastcore.app import App
+
+__all__ = ["Server"]
+
+logger = logging.getLogger("fastcore")
+
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+
+
+class Server:
+    """Serve `app` on `host`:`port` (port 0 picks a free port).
+
+    Embedded, in a background thread::
+
+        with Server(app, port=0) as server:
+            urlopen(server.url)
+
+    or in the calling thread with :meth:`serve_forever`. Keyword arguments
+    other than `sock` override the app's limits. `sock`, a bound socket,
+    replaces host and port; the server takes it over and closes it.
+    """
+
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8081, *,
+                 sock: socket.socket | None = None,
+                 shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+                 **limits: float) -> None:
+        self.app = app
+        self.limits = app.limits.replace(**limits)
+        self.host = host
+        self.port = port
+        self.shutdown_timeout = shutdown_timeout
+        self._sock = sock
+        self._loop: Loop | None = None
+        self._thread: threading.Thread | None = None
+        self._done = threading.Event()          # set when the loop has returned
+        self.error: BaseException | None = None
+
+    # -- the listening socket -----------------------------------------------
+
+    def listen(self) -> None:
+        """Bind and listen now, so that ``port`` and ``url`` are known
+        before serving; start() and serve_forever() do it if needed."""
+        if self._loop is not None:
+            return
+        if self._done.is_set():
+            raise RuntimeError("a stopped server cannot be restarted")
+        sock = self._sock
+        if sock is None:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM,
+                flags=socket.AI_PASSIVE)[0]
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(address)
+            except BaseException:
+                sock.close()
+                raise
+        try:
+            sock.listen(self.limits.backlog)
+            # Accepted sockets inherit TCP_NODELAY: a response's last segment
+            # must not wait for the client's delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setblocking(False)
+            self.host, self.port = sock.getsockname()[:2]
+            self._loop = Loop(sock.fileno(), self.app.engine_routes(),
+                              self.app.dispatch, self.limits, logger)
+        except BaseException:
+            sock.close()
+            raise
+        sock.detach()                   # the loop owns the descriptor now
+        self._sock = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port/`` of the listening socket."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def connections(self) -> int:
+        """Client connections open right now."""
+        return self._loop.connections if self._loop is not None else 0
+
+    # -- in a background thread ---------------------------------------------
+
+    def start(self) -> Server:
+        """Listen, then serve in a daemon thread; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("this server has already been started")
+        self.listen()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"fastcore:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _serve(self) -> None:
+        assert self._loop is not None
+        try:
+            self._loop.run()
+        except BaseException as exc:
+            self.error = exc
+            logger.exception("the server loop failed")
+        finally:
+            self._done.set()
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop gracefully: close the listening socket, finish the requests
+        already read, close idle connections. Returns True once every
+        connection is closed, False if `timeout` passed first (the rest are
+        then reset)."""
+        if self._loop is None:
+            return True
+        if timeout is None:
+            timeout = self.shutdown_timeout
+        self._loop.request_stop(timeout)
+        if threading.current_thread() is not self._thread:
+            self._done.wait(timeout + 5.0)
+        return self._loop.connections == 0 and not self._loop.running
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.stop()
+
+    # -- in this thread -----------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` is called from
+        another thread, or, in the main thread, until SIGINT or SIGTERM
+        (a second one stops at once)."""
+        self.listen()
+        assert self._loop is not None
+        loop = self._loop
+        previous: dict[int, Any] = {}
+        signals = 0
+
+        def on_signal(number: int, frame: Any) -> None:
+            nonlocal signals
+            signals += 1
+            loop.request_stop(self.shutdown_timeout if signals == 1 else 0.0)
+
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGINT, signal.SIGTERM):
+                previous[number] = signal.signal(number, on_signal)
+        try:
+            loop.run()
+        finally:
+            self._done.set()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
