@@ -12,6 +12,7 @@ cdef class Conn:
         bint eof                      # the client shut down its sending side
         double deadline               # when the current read-side state times out
         double wdeadline              # when stalled output times out
+        Py_ssize_t kernel_queued      # SIOCOUTQ at the last write-timeout check
         unsigned int events           # epoll interest now registered
         Py_ssize_t served             # requests answered on this connection
 
@@ -38,22 +39,30 @@ cdef class Conn:
         Py_ssize_t qhead              # first unsent item of queue
         Py_ssize_t qoff               # bytes of queue[qhead] already sent
         Py_ssize_t qbytes             # unsent bytes in queue
+        list deferred                 # requests kept while output drains
+        Py_ssize_t dhead              # first of them not yet answered
 
     cdef int on_readable(self) except -1
     cdef int on_writable(self) except -1
     cdef int on_timeout(self) except -1
+    cdef int on_write_timeout(self) except -1
     cdef int feed(self, Py_ssize_t n) except -1
-    cdef int respond(self) except -1
-    cdef int write_result(self, object result, bint head_only) except -1
+    cdef int close_after_deferred(self) except -1
+    cdef Request take_request(self)
+    cdef int defer(self, object item) except -1
+    cdef int answer_deferred(self) except -1
+    cdef int respond(self, Request request) except -1
+    cdef int write_result(self, object result, Request request) except -1
     cdef int write_response(self, bytes head, bytes body, int status,
-                            bint head_only) except -1
-    cdef int write_error(self, int status) except -1
+                            bint head_only, bint close, int version) except -1
+    cdef int write_error(self, int status, bint close) except -1
     cdef int fail(self, int status) except -1
     cdef int reserve(self, Py_ssize_t extra) except -1
     cdef int seal(self) except -1
     cdef Py_ssize_t pending(self)
     cdef int flush(self) except -1
-    cdef int flush_queue(self) except -1
+    cdef int send_wbuf(self) except -1
+    cdef int send_queue(self) except -1
     cdef int after_flush(self) except -1
     cdef int set_interest(self, unsigned int events) except -1
     cdef int drain_on_stop(self) except -1

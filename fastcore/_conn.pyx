@@ -205,38 +205,45 @@ cdef class Conn:
 
     def on_message_complete(self):
         cdef Loop loop = self.loop
+        cdef Request request
         self.continue_pending = False
         self.state = S_IDLE
         self.served += 1
-        if not self.keep_alive or (self.msg_flags & F_UPGRADE) or loop.draining:
+        if PyBytes_AS_STRING(self.url)[0] != b"/":
+            # Asterisk, absolute and authority forms: refuse one the method
+            # may not use (RFC 9112 section 3.2) before anything is routed.
+            check_target_form(self.parser.get_method(), self.url)
+        if self.msg_flags & F_UPGRADE:
             # An Upgrade request is answered as plain HTTP (RFC 9110 section
             # 7.8 lets a server ignore Upgrade) and then the connection
             # closes, because llhttp does not parse past it.
-            self.closing = True
             self.keep_alive = False
-        self.respond()
+        request = self.take_request()
+        if not self.keep_alive:
+            self.closing = True
+        if (self.deferred is not None or loop.draining
+                or self.pending() > loop.high_water):
+            # Keep the request and answer it after this read: while the
+            # client is not reading its responses (so that a pipelined
+            # burst cannot pile up output without bound), and while
+            # stopping (so that the last request read can carry the close).
+            self.defer(request)
+        else:
+            self.respond(request)
         self.deadline = loop.now + loop.keepalive_timeout
 
     # -- requests and responses ---------------------------------------------
 
-    cdef int respond(self) except -1:
-        cdef Loop loop = self.loop
+    cdef Request take_request(self):
         cdef Request request = Request.__new__(Request)
-        cdef bytes url = self.url
-        cdef bytes method = self.parser.get_method()
-        cdef const char* target = PyBytes_AS_STRING(url)
-        cdef const char* end
-        cdef object methods
-        cdef object handler = None
         cdef object body = self.body
-
         if body is None:
             body = b""
         elif type(body) is bytearray:
             body = PyBytes_FromStringAndSize(
                 PyByteArray_AS_STRING(body), PyByteArray_GET_SIZE(body))
-        request._method = method
-        request._target = url
+        request._method = self.parser.get_method()
+        request._target = self.url
         request._raw_headers = self.headers
         request.body = <bytes>body
         request._conn = self
@@ -245,18 +252,47 @@ cdef class Conn:
         self.url = None
         self.headers = None
         self.body = None
+        return request
 
-        if target[0] == b"/":
-            # Hot path: an exact route, looked up by the raw path bytes.
-            end = <const char*>memchr(target, b"?", PyBytes_GET_SIZE(url))
-            if end is NULL and memchr(target, b"%", PyBytes_GET_SIZE(url)) is NULL:
-                methods = loop.routes.get(url)
-                if methods is not None:
-                    handler = (<dict>methods).get(method)
-        else:
-            # Asterisk, absolute and authority forms: check the method may
-            # use that form (RFC 9112 section 3.2) before any routing.
-            check_target_form(method, url)
+    cdef int defer(self, object item) except -1:
+        if self.deferred is None:
+            self.deferred = []
+            self.dhead = 0
+        self.deferred.append(item)
+        return 0
+
+    cdef int answer_deferred(self) except -1:
+        # Answer kept requests (and a kept refusal, an int status) in order
+        # until the output is over the high-water mark again.
+        cdef list deferred = self.deferred
+        cdef object item
+        while self.dhead < len(deferred) and self.pending() <= self.loop.high_water:
+            item = deferred[self.dhead]
+            deferred[self.dhead] = None
+            self.dhead += 1
+            if type(item) is int:
+                self.write_error(<int>item, True)
+            else:
+                self.respond(<Request>item)
+        if self.dhead == len(deferred):
+            self.deferred = None
+        return 0
+
+    cdef int respond(self, Request request) except -1:
+        cdef Loop loop = self.loop
+        cdef bytes url = request._target
+        cdef bytes method = request._method
+        cdef const char* target = PyBytes_AS_STRING(url)
+        cdef object methods
+        cdef object handler = None
+
+        # Hot path: an exact route, looked up by the raw path bytes.
+        if (target[0] == b"/"
+                and memchr(target, b"?", PyBytes_GET_SIZE(url)) is NULL
+                and memchr(target, b"%", PyBytes_GET_SIZE(url)) is NULL):
+            methods = loop.routes.get(url)
+            if methods is not None:
+                handler = (<dict>methods).get(method)
 
         try:
             if handler is not None:
@@ -268,28 +304,31 @@ cdef class Conn:
         except Exception:
             loop.logger.exception(
                 "handler failed for %s %s", request.method, request.target)
-            return self.write_error(500)
-        return self.write_result(result, is_head_method(method))
+            return self.write_error(500, not request.keep_alive)
+        return self.write_result(result, request)
 
-    cdef int write_result(self, object result, bint head_only) except -1:
+    cdef int write_result(self, object result, Request request) except -1:
         cdef Loop loop = self.loop
         cdef object kind = type(result)
+        cdef bint head_only = is_head_method(request._method)
+        cdef bint close = not request.keep_alive
         if kind is bytes:
-            return self.write_response(loop.ok_head, <bytes>result, 200, head_only)
+            return self.write_response(loop.ok_head, <bytes>result, 200,
+                                       head_only, close, request._version)
         if kind is str:
-            return self.write_response(
-                loop.ok_head, PyUnicode_AsUTF8String(result), 200, head_only)
+            return self.write_response(loop.ok_head, PyUnicode_AsUTF8String(result),
+                                       200, head_only, close, request._version)
         if isinstance(result, Response):
             return self.write_response(
                 (<object>result)._head, (<object>result).body,
-                (<object>result).status, head_only)
+                (<object>result).status, head_only, close, request._version)
         loop.logger.error(
-            "handler returned %s; expected bytes, str or Response",
-            kind.__name__)
-        return self.write_error(500)
+            "handler for %s %s returned %s; expected bytes, str or Response",
+            request.method, request.target, kind.__name__)
+        return self.write_error(500, close)
 
     cdef int write_response(self, bytes head, bytes body, int status,
-                            bint head_only) except -1:
+                            bint head_only, bint close, int version) except -1:
         # Serialise one response into wbuf: the prepared status line and
         # fields, then Server, Date, Content-Length and Connection. A large
         # body is queued as it is, never copied.
@@ -324,10 +363,10 @@ cdef class Conn:
             p[0] = b"\r"
             p[1] = b"\n"
             p += 2
-        if self.closing:
+        if close:
             memcpy(p, b"Connection: close\r\n", 19)
             p += 19
-        elif self.version == 10:
+        elif version == 10:
             memcpy(p, b"Connection: keep-alive\r\n", 24)
             p += 24
         p[0] = b"\r"
@@ -345,22 +384,23 @@ cdef class Conn:
             self.qbytes += body_len
         return 0
 
-    cdef int write_error(self, int status) except -1:
+    cdef int write_error(self, int status, bint close) except -1:
         return self.write_response(
             self.loop.error_heads[status], self.loop.error_bodies[status],
-            status, False)
+            status, False, close, 11)
 
     cdef int fail(self, int status) except -1:
         # Refuse the request being parsed: answer with status, then close,
         # because after a framing error the rest of the stream can't be
         # trusted. Input may still be arriving, so linger before closing.
         if self.closing:
-            return 0
+            return 0                 # the bytes came after a closing request
         self.closing = True
         self.linger = True
-        self.keep_alive = False
         self.continue_pending = False
-        return self.write_error(status)
+        if self.deferred is not None:
+            return self.defer(status)
+        return self.write_error(status, True)
 
     # -- reading ------------------------------------------------------------
 
@@ -391,7 +431,20 @@ cdef class Conn:
             self.closing = True
         else:
             self.feed(n)
+            if self.loop.draining and not self.closing and self.state == S_IDLE:
+                self.close_after_deferred()
         return self.flush()
+
+    cdef int close_after_deferred(self) except -1:
+        # Stopping: every request read so far is answered, the last one
+        # with "Connection: close", and nothing more is parsed.
+        cdef object last
+        self.closing = True
+        if self.deferred is not None:
+            last = self.deferred[len(self.deferred) - 1]
+            if type(last) is Request:
+                (<Request>last).keep_alive = False
+        return 0
 
     cdef int feed(self, Py_ssize_t n) except -1:
         cdef Loop loop = self.loop
@@ -449,6 +502,19 @@ cdef class Conn:
                 self.wlen += PyBytes_GET_SIZE(CONTINUE_100)
         return 0
 
+    cdef int on_write_timeout(self) except -1:
+        # The kernel takes megabytes into a socket's send buffer, so our own
+        # sends can pause for long while a slow client reads steadily: ask
+        # the kernel whether its queue shrank since the last check, and
+        # reset only a client that truly stopped reading.
+        cdef int queued = 0
+        if ioctl(self.fd, SIOCOUTQ, &queued) == 0 and queued < self.kernel_queued:
+            self.kernel_queued = queued
+            self.wdeadline = self.loop.now + self.loop.write_timeout
+            return 0
+        self.abort()
+        return 0
+
     cdef int on_timeout(self) except -1:
         if self.state == S_HEAD or self.state == S_BODY:
             # Slow or stalled request: say so (RFC 9110 section 15.5.9) and
@@ -470,7 +536,8 @@ cdef class Conn:
         # requests is closed, after a last look for a request that has
         # already arrived; one that has not yet sent its first request gets
         # the keep-alive timeout to send it.
-        if self.state != S_IDLE or self.closing or self.pending():
+        if (self.state != S_IDLE or self.closing or self.pending()
+                or self.deferred is not None):
             return 0
         self.on_readable()
         if self.fd >= 0 and self.state == S_IDLE and not self.pending():
@@ -518,15 +585,24 @@ cdef class Conn:
         # Send what is queued with as few syscalls as possible: every
         # response produced by one read leaves in one send.
         cdef int fd = self.fd
+        while fd == self.fd:
+            if self.queue is not None:
+                self.send_queue()
+            else:
+                self.send_wbuf()
+            if self.deferred is None or self.pending() > self.loop.high_water:
+                break
+            # The client has taken its output: answer what was kept.
+            self.answer_deferred()
+        return self.after_flush()
+
+    cdef int send_wbuf(self) except -1:
+        cdef int fd = self.fd
         cdef ssize_t n
         cdef int err
-        cdef Py_ssize_t size
+        cdef Py_ssize_t size = self.wlen - self.wsent
         cdef char* data
-        if fd < 0:
-            return 0
-        if self.queue is not None:
-            return self.flush_queue()
-        size = self.wlen - self.wsent
+
         if size:
             data = self.wbuf + self.wsent
             with nogil:
@@ -543,9 +619,10 @@ cdef class Conn:
                 self.wsent += n
                 if n:
                     self.wdeadline = self.loop.now + self.loop.write_timeout
-        return self.after_flush()
+                    self.kernel_queued = PY_SSIZE_T_MAX
+        return 0
 
-    cdef int flush_queue(self) except -1:
+    cdef int send_queue(self) except -1:
         cdef iovec iov[MAX_IOV]
         cdef msghdr msg
         cdef int fd = self.fd
@@ -580,6 +657,7 @@ cdef class Conn:
             n = 0
         if n > 0:
             self.wdeadline = self.loop.now + self.loop.write_timeout
+            self.kernel_queued = PY_SSIZE_T_MAX
         self.qbytes -= n
         while n > 0:
             item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
@@ -596,14 +674,15 @@ cdef class Conn:
         elif self.qhead > 64:
             del queue[:self.qhead]
             self.qhead = 0
-        return self.after_flush()
+        return 0
 
     cdef int after_flush(self) except -1:
         cdef Loop loop = self.loop
         cdef Py_ssize_t left = self.pending()
+        cdef unsigned int events
         if self.fd < 0:
             return 0
-        if left == 0:
+        if left == 0 and self.deferred is None:
             if self.closing:
                 if self.linger and not self.eof:
                     # Half-close and drain, so the client reads the final
@@ -614,14 +693,21 @@ cdef class Conn:
                     return self.set_interest(EPOLLIN)
                 self.close()
                 return 0
+            if loop.draining and self.served and self.state == S_IDLE:
+                self.close()                     # stopping: idle now
+                return 0
             return self.set_interest(EPOLLIN)
-        # Output is waiting for the client. Stop reading once too much is
-        # waiting (backpressure), and always once nothing more will be read.
+        # Output is waiting for the client. Read on only while little is
+        # waiting and nothing was kept back (backpressure), and never once
+        # nothing more will be parsed.
         if not (self.events & EPOLLOUT):
             self.wdeadline = loop.now + loop.write_timeout
-        if self.closing or self.eof or left > loop.high_water:
-            return self.set_interest(EPOLLOUT)
-        return self.set_interest(EPOLLIN | EPOLLOUT)
+            self.kernel_queued = PY_SSIZE_T_MAX
+        events = EPOLLOUT
+        if not (self.closing or self.eof or self.deferred is not None
+                or left > loop.high_water):
+            events |= EPOLLIN
+        return self.set_interest(events)
 
     cdef int on_writable(self) except -1:
         return self.flush()
@@ -647,6 +733,7 @@ cdef class Conn:
         self.state = S_CLOSED
         self.parser = None                   # the parser holds self: break the cycle
         self.queue = None
+        self.deferred = None
         self.headers = None
         self.body = None
         if self.wbuf is not NULL:

@@ -259,7 +259,7 @@ cdef class Loop:
                 continue
             try:
                 if conn.events & EPOLLOUT and now >= conn.wdeadline:
-                    conn.abort()                 # the client stopped reading
+                    conn.on_write_timeout()
                 elif conn.events & EPOLLIN and now >= conn.deadline:
                     conn.on_timeout()
             except Exception:

@@ -84,6 +84,15 @@ cdef extern from "<netinet/in.h>" nogil:
     unsigned short ntohs(unsigned short)
 
 
+cdef extern from "<sys/ioctl.h>" nogil:
+    int ioctl(int fd, unsigned long request, ...)
+
+
+cdef extern from "<linux/sockios.h>" nogil:
+    enum:
+        SIOCOUTQ          # bytes in a socket's send queue not yet acknowledged
+
+
 cdef extern from "<netinet/tcp.h>" nogil:
     enum:
         TCP_CORK

@@ -1,0 +1,95 @@
+"""``python -m fastcore`` and ``fastcore run``, answered by a real curl."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+curl = shutil.which("curl")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args, cwd=None):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen([sys.executable, "-m", "fastcore", *args], cwd=cwd,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    line = process.stdout.readline()       # printed once the socket listens
+    assert "http://" in line, line + process.stderr.read()
+    return process, line
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    assert process.wait(10) == 0
+    process.stdout.close()
+    process.stderr.close()
+
+
+@pytest.mark.skipif(curl is None, reason="curl is not installed")
+def test_python_m_fastcore_serves_the_demo_to_curl():
+    port = free_port()
+    process, line = start(["--port", str(port)])
+    try:
+        assert f"http://127.0.0.1:{port}/" in line
+        result = subprocess.run([curl, "-sS", "-i", f"http://127.0.0.1:{port}/"],
+                                capture_output=True, timeout=10)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"<h1>Hello, World!</h1>" in result.stdout
+        echo = subprocess.run([curl, "-sS", "--data-binary", "ping",
+                               f"http://127.0.0.1:{port}/echo"],
+                              capture_output=True, timeout=10)
+        assert echo.stdout == b"ping"
+    finally:
+        stop(process)
+
+
+@pytest.mark.skipif(curl is None, reason="curl is not installed")
+def test_fastcore_run_module_app(tmp_path):
+    (tmp_path / "myapp.py").write_text(textwrap.dedent("""
+        import fastcore
+        site = fastcore.App()
+
+        @site.route("/")
+        def index(request):
+            return b"mine"
+    """))
+    port = free_port()
+    process, _ = start(["run", "myapp:site", "--port", str(port)], cwd=tmp_path)
+    try:
+        result = subprocess.run([curl, "-sS", f"http://127.0.0.1:{port}/"],
+                                capture_output=True, timeout=10)
+        assert result.stdout == b"mine"
+    finally:
+        stop(process)
+
+
+def test_sigterm_stops_cleanly():
+    port = free_port()
+    process, _ = start(["--port", str(port)])
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(10) == 0
+    process.stdout.close()
+    process.stderr.close()
+
+
+def test_port_in_use_is_a_clear_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "fastcore", "--port", str(port)],
+                                capture_output=True, text=True, timeout=10)
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr

@@ -1,0 +1,164 @@
+"""Embedding: a Server in a background thread, port 0, stop() that loses
+no request, and the loop releasing the GIL while it waits."""
+
+import http.client
+import socket
+import threading
+import time
+
+import pytest
+
+import fastcore
+from conftest import RawClient, hello_app, request_bytes
+
+
+def test_port_zero_and_url():
+    server = fastcore.Server(hello_app(), "127.0.0.1", 0)
+    with server:
+        assert server.port > 0
+        assert server.url == f"http://127.0.0.1:{server.port}/"
+        client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        client.request("GET", "/")
+        assert client.getresponse().read() == b"<h1>Hello, World!</h1>"
+        client.close()
+    # Stopped: the port no longer accepts connections.
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=2)
+
+
+def test_ipv6_loopback():
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    try:
+        server = fastcore.Server(hello_app(), "::1", 0).start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert server.url == f"http://[::1]:{server.port}/"
+        client = http.client.HTTPConnection("::1", server.port, timeout=10)
+        client.request("GET", "/")
+        assert client.getresponse().status == 200
+    finally:
+        assert server.stop(5)
+
+
+def test_main_thread_keeps_working_while_the_server_serves(serve):
+    with serve(hello_app()) as server:
+        done = threading.Event()
+        statuses = []
+
+        def fetch_many():
+            client = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            for _ in range(100):
+                client.request("GET", "/")
+                response = client.getresponse()
+                response.read()
+                statuses.append(response.status)
+            client.close()
+            done.set()
+
+        threading.Thread(target=fetch_many).start()
+        # Pure-Python work in the main thread, interleaved with the server's.
+        work = 0
+        deadline = time.monotonic() + 30
+        while not done.is_set() and time.monotonic() < deadline:
+            work += sum(range(1000))
+        assert done.is_set()
+        assert statuses == [200] * 100
+        assert work > 0
+
+
+def test_idle_server_leaves_the_gil_free(serve):
+    # With the loop blocked in epoll_wait, a thread that needs the GIL runs
+    # at full speed: a busy loop gets through as many iterations as it does
+    # with no server at all (within a generous factor).
+    def iterations(seconds):
+        count, end = 0, time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            count += 1
+        return count
+
+    baseline = iterations(0.3)
+    with serve(hello_app()):
+        with_server = iterations(0.3)
+    assert with_server > baseline * 0.5
+
+
+def test_stop_while_requests_are_in_flight_loses_none(serve):
+    app = fastcore.App()
+    entered = threading.Event()
+    release = threading.Event()
+
+    @app.route("/slow")
+    def slow(request):
+        entered.set()
+        assert release.wait(10)
+        return b"slow done"
+
+    @app.route("/n/{n}")
+    def number(request):
+        return request.params["n"].encode()
+
+    server = fastcore.Server(app, "127.0.0.1", 0).start()
+    slow_client = RawClient(server.port)
+    slow_client.send(request_bytes(path="/slow"))
+    assert entered.wait(10)
+    # While the handler runs, more clients send complete requests: some
+    # pipelined, some on their own connection.
+    pipelined = RawClient(server.port)
+    pipelined.send(b"".join(request_bytes(path=f"/n/{i}") for i in range(20)))
+    singles = [RawClient(server.port) for _ in range(10)]
+    for i, client in enumerate(singles):
+        client.send(request_bytes(path=f"/n/{100 + i}"))
+    stopper = threading.Thread(target=server.stop, args=(10,))
+    stopper.start()
+    release.set()
+    assert slow_client.response().body == b"slow done"
+    for i in range(20):
+        assert pipelined.response().body == str(i).encode()
+    for i, client in enumerate(singles):
+        response = client.response()
+        assert response.body == str(100 + i).encode()
+    stopper.join(15)
+    assert not stopper.is_alive()
+    for client in [slow_client, pipelined, *singles]:
+        assert client.closed()
+        client.close()
+    assert server.connections == 0
+
+
+def test_stop_closes_idle_connections_and_returns_promptly(serve):
+    server = fastcore.Server(hello_app(), "127.0.0.1", 0).start()
+    idle = [RawClient(server.port) for _ in range(5)]
+    for client in idle:
+        client.send(request_bytes())
+        assert client.response().status == 200
+    started = time.monotonic()
+    assert server.stop(10)
+    assert time.monotonic() - started < 2
+    for client in idle:
+        assert client.closed()
+        client.close()
+
+
+def test_stop_gives_up_after_its_timeout(serve):
+    server = fastcore.Server(hello_app(), "127.0.0.1", 0).start()
+    stuck = RawClient(server.port)
+    stuck.send(b"GET / HTTP/1.1\r\nHost: x\r\n")         # never completed
+    started = time.monotonic()
+    assert server.stop(0.3) is False or server.connections == 0
+    assert time.monotonic() - started < 3
+    assert stuck.closed()
+    stuck.close()
+
+
+def test_server_can_be_given_a_socket():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    with fastcore.Server(hello_app(), sock=sock) as server:
+        assert server.port == port
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        client.request("GET", "/")
+        assert client.getresponse().status == 200
+        client.close()
