@@ -4,6 +4,8 @@ talk to it over real sockets, including a raw one for malformed bytes."""
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -11,6 +13,17 @@ from dataclasses import dataclass, field
 import pytest
 
 import fastcore
+
+def require_tool(name: str) -> str:
+    """The path of an external tool the test drives. Missing, the test is
+    skipped, except under CI (FASTCORE_CI=1), where that is a failure."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("FASTCORE_CI") == "1":
+            pytest.fail(f"{name} is required under CI but is not installed")
+        pytest.skip(f"{name} is not installed")
+    return path
+
 
 # How long a test waits for the server before declaring it hung. Never a
 # synchronisation sleep: every wait below returns as soon as bytes arrive.

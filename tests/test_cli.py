@@ -1,16 +1,13 @@
 """``python -m fastcore`` and ``fastcore run``, answered by a real curl."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 
-import pytest
-
-curl = shutil.which("curl")
+from conftest import require_tool
 
 
 def free_port():
@@ -36,8 +33,8 @@ def stop(process):
     process.stderr.close()
 
 
-@pytest.mark.skipif(curl is None, reason="curl is not installed")
 def test_python_m_fastcore_serves_the_demo_to_curl():
+    curl = require_tool("curl")
     port = free_port()
     process, line = start(["--port", str(port)])
     try:
@@ -55,8 +52,8 @@ def test_python_m_fastcore_serves_the_demo_to_curl():
         stop(process)
 
 
-@pytest.mark.skipif(curl is None, reason="curl is not installed")
 def test_fastcore_run_module_app(tmp_path):
+    curl = require_tool("curl")
     (tmp_path / "myapp.py").write_text(textwrap.dedent("""
         import fastcore
         site = fastcore.App()
