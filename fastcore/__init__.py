@@ -16,10 +16,10 @@ from fastcore.app import App
 from fastcore.errors import HTTPError
 from fastcore.headers import Headers
 from fastcore.limits import Limits
-from fastcore.responses import Response
+from fastcore.responses import FileResponse, Response
 from fastcore.server import Server
 
-__all__ = ["App", "Headers", "HTTPError", "Limits", "Request", "Response",
-           "Server", "__version__"]
+__all__ = ["App", "FileResponse", "Headers", "HTTPError", "Limits", "Request",
+           "Response", "Server", "__version__"]
 
 __version__ = "0.1.0"

@@ -55,6 +55,12 @@ cdef class Conn:
     cdef int write_result(self, object result, Request request) except -1
     cdef int write_response(self, bytes head, bytes body, int status,
                             bint head_only, bint close, int version) except -1
+    cdef void put(self, bytes data)
+    cdef int write_tail(self, Py_ssize_t content_length, bint close,
+                        int version) except -1
+    cdef int write_file(self, FileEntry entry, bytes type_line, bytes extra,
+                        Request request) except -1
+    cdef int write_file_response(self, object response, Request request) except -1
     cdef int write_error(self, int status, bint close) except -1
     cdef int fail(self, int status) except -1
     cdef int reserve(self, Py_ssize_t extra) except -1
@@ -63,6 +69,9 @@ cdef class Conn:
     cdef int flush(self) except -1
     cdef int send_wbuf(self) except -1
     cdef int send_queue(self) except -1
+    cdef bint send_file(self, FileSegment segment) except -1
+    cdef void progress(self, Py_ssize_t n)
+    cdef void pop_item(self)
     cdef int after_flush(self) except -1
     cdef int set_interest(self, unsigned int events) except -1
     cdef int drain_on_stop(self) except -1

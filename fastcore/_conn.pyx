@@ -284,6 +284,7 @@ cdef class Conn:
         cdef bytes method = request._method
         cdef const char* target = PyBytes_AS_STRING(url)
         cdef object methods
+        cdef object hit
         cdef object handler = None
 
         # Hot path: an exact route, looked up by the raw path bytes.
@@ -293,6 +294,14 @@ cdef class Conn:
             methods = loop.routes.get(url)
             if methods is not None:
                 handler = (<dict>methods).get(method)
+            elif loop.static_targets:
+                # A file a static mount has already resolved for this very
+                # target: no decoding, no path checks, no open().
+                hit = loop.static_targets.get(url)
+                if hit is not None and loop.now - (<FileEntry>hit[0]).checked < FILE_RECHECK:
+                    if method == b"GET" or method == b"HEAD":
+                        return self.write_file(<FileEntry>hit[0], (<FileEntry>hit[0]).type_line,
+                                               <bytes>hit[1], request)
 
         try:
             if handler is not None:
@@ -322,44 +331,57 @@ cdef class Conn:
             return self.write_response(
                 (<object>result)._head, (<object>result).body,
                 (<object>result).status, head_only, close, request._version)
+        if isinstance(result, FileResponse):
+            return self.write_file_response(result, request)
         loop.logger.error(
-            "handler for %s %s returned %s; expected bytes, str or Response",
+            "handler for %s %s returned %s; expected bytes, str, Response "
+            "or FileResponse",
             request.method, request.target, kind.__name__)
         return self.write_error(500, close)
 
     cdef int write_response(self, bytes head, bytes body, int status,
                             bint head_only, bint close, int version) except -1:
-        # Serialise one response into wbuf: the prepared status line and
-        # fields, then Server, Date, Content-Length and Connection. A large
-        # body is queued as it is, never copied.
-        cdef Loop loop = self.loop
+        # One response into wbuf: the prepared status line and fields, the
+        # fields every response gets, then the body. A large body is queued
+        # as it is, never copied.
         cdef Py_ssize_t body_len = PyBytes_GET_SIZE(body)
-        cdef Py_ssize_t head_len = PyBytes_GET_SIZE(head)
-        cdef bint has_length = status >= 200 and status != 204 and status != 304
+        cdef bint has_body = status >= 200 and status != 204 and status != 304
         cdef bint copy_body
-        cdef char digits[24]
-        cdef Py_ssize_t ndigits = 0
-        cdef char* p
-
-        if not has_length:
+        if not has_body:
             body_len = 0
         copy_body = not head_only and body_len <= COPY_BODY_MAX
-        if has_length:
-            ndigits = format_size(body_len, digits)
-        self.reserve(head_len + SERVER_LINE_LEN + DATE_LINE_LEN + 16 + ndigits
-                     + 26 + (body_len if copy_body else 0))
-        p = self.wbuf + self.wlen
-        memcpy(p, PyBytes_AS_STRING(head), head_len)
-        p += head_len
+        self.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
+        self.put(head)
+        self.write_tail(body_len if has_body else -1, close, version)
+        if head_only or body_len == 0:
+            return 0
+        if copy_body:
+            memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(body), body_len)
+            self.wlen += body_len
+        else:
+            self.seal()
+            self.queue.append(body)
+            self.qbytes += body_len
+        return 0
+
+    cdef inline void put(self, bytes data):
+        # Append to wbuf; the caller has reserved the room.
+        memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        self.wlen += PyBytes_GET_SIZE(data)
+
+    cdef int write_tail(self, Py_ssize_t content_length, bint close,
+                        int version) except -1:
+        # Server, Date, Content-Length (unless negative), Connection and the
+        # blank line; the caller has reserved TAIL_MAX bytes.
+        cdef char* p = self.wbuf + self.wlen
         memcpy(p, SERVER_LINE, SERVER_LINE_LEN)
         p += SERVER_LINE_LEN
-        memcpy(p, loop.date_line, DATE_LINE_LEN)
+        memcpy(p, self.loop.date_line, DATE_LINE_LEN)
         p += DATE_LINE_LEN
-        if has_length:
+        if content_length >= 0:
             memcpy(p, b"Content-Length: ", 16)
             p += 16
-            memcpy(p, digits, ndigits)
-            p += ndigits
+            p += format_size(content_length, p)
             p[0] = b"\r"
             p[1] = b"\n"
             p += 2
@@ -371,17 +393,80 @@ cdef class Conn:
             p += 24
         p[0] = b"\r"
         p[1] = b"\n"
-        p += 2
-        if head_only or body_len == 0:
-            self.wlen = p - self.wbuf
-        elif copy_body:
-            memcpy(p, PyBytes_AS_STRING(body), body_len)
-            self.wlen = (p - self.wbuf) + body_len
-        else:
-            self.wlen = p - self.wbuf
-            self.seal()
-            self.queue.append(body)
-            self.qbytes += body_len
+        self.wlen = (p + 2) - self.wbuf
+        return 0
+
+    cdef int write_file(self, FileEntry entry, bytes type_line, bytes extra,
+                        Request request) except -1:
+        # A file response: status, fields, then a segment that sendfile(2)
+        # sends from the page cache.
+        cdef Loop loop = self.loop
+        cdef bytes method = request._method
+        cdef int status = 200
+        cdef Py_ssize_t start = 0
+        cdef Py_ssize_t length
+        cdef bytes range_line = b""
+        cdef bytes status_line = loop.ok_line
+        cdef bint close = not request.keep_alive
+        cdef FileSegment segment
+        if not entry_unchanged(entry):
+            # Rewritten in place since it was described: describe it again
+            # rather than send new bytes under the old length and ETag.
+            loop.forget_file(entry)
+            try:
+                entry = loop.open_file(entry.path)
+            except OSError:
+                return self.write_error(404, close)
+        length = entry.size
+        if has_conditional_fields(request._raw_headers):
+            status, start, length, range_line = evaluate(
+                method, request._raw_headers, entry.size, entry.etag,
+                entry.last_modified, entry.mtime)
+            if status == 412 or status == 416:
+                self.reserve(PyBytes_GET_SIZE(range_line))
+                return self.write_response(
+                    loop.error_heads[status] + range_line,
+                    loop.error_bodies[status], status, False, close,
+                    request._version)
+            status_line = loop.status_lines[status]
+        self.reserve(PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
+                     + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
+                     + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
+        self.put(status_line)
+        self.put(type_line)
+        self.put(entry.validators)
+        self.put(extra)
+        self.put(range_line)
+        self.write_tail(-1 if status == 304 else length, close, request._version)
+        if status == 304 or length == 0 or is_head_method(method):
+            return 0
+        segment = FileSegment.__new__(FileSegment)
+        segment.entry = entry
+        segment.offset = start
+        segment.remaining = length
+        self.seal()
+        self.queue.append(segment)
+        self.qbytes += length
+        return 0
+
+    cdef int write_file_response(self, object response, Request request) except -1:
+        cdef Loop loop = self.loop
+        cdef FileEntry entry
+        cdef object type_line
+        try:
+            entry = loop.open_file(response.path)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return self.write_error(404, not request.keep_alive)
+        except PermissionError:
+            return self.write_error(403, not request.keep_alive)
+        except OSError:
+            loop.logger.exception("cannot open %r", response.path)
+            return self.write_error(500, not request.keep_alive)
+        type_line = response._type_line
+        self.write_file(entry, entry.type_line if type_line is None else type_line,
+                        response._head, request)
+        if response._cache_target is not None:
+            loop.remember_target(response._cache_target, entry, response._head)
         return 0
 
     cdef int write_error(self, int status, bint close) except -1:
@@ -623,58 +708,119 @@ cdef class Conn:
         return 0
 
     cdef int send_queue(self) except -1:
+        # Send queued items in order until the socket is full or nothing is
+        # left: runs of bytes with one sendmsg(2), files with sendfile(2).
+        # Bytes just before a file go with MSG_MORE, so that headers and
+        # the first file bytes leave in one segment.
         cdef iovec iov[MAX_IOV]
         cdef msghdr msg
-        cdef int fd = self.fd
-        cdef Py_ssize_t count = 0
-        cdef Py_ssize_t i, item_len
+        cdef int fd
+        cdef Py_ssize_t count, i, total, item_len
         cdef ssize_t n
-        cdef int err
+        cdef int err, flags
+        cdef object item
+        cdef bytes data
         cdef list queue
-        cdef bytes item
         self.seal()
         queue = self.queue
-        i = self.qhead
-        while i < len(queue) and count < MAX_IOV:
-            item = <bytes>queue[i]
-            iov[count].iov_base = PyBytes_AS_STRING(item)
-            iov[count].iov_len = PyBytes_GET_SIZE(item)
-            if i == self.qhead:
-                iov[count].iov_base = PyBytes_AS_STRING(item) + self.qoff
-                iov[count].iov_len -= self.qoff
-            count += 1
-            i += 1
-        memset(&msg, 0, sizeof(msg))
-        msg.msg_iov = iov
-        msg.msg_iovlen = count
+        while self.queue is not None:
+            fd = self.fd
+            item = queue[self.qhead]
+            if type(item) is FileSegment:
+                if not self.send_file(<FileSegment>item):
+                    return 0
+                continue
+            count = 0
+            total = 0
+            flags = MSG_NOSIGNAL
+            i = self.qhead
+            while i < len(queue) and count < MAX_IOV:
+                item = queue[i]
+                if type(item) is FileSegment:
+                    flags |= MSG_MORE
+                    break
+                data = <bytes>item
+                iov[count].iov_base = PyBytes_AS_STRING(data)
+                iov[count].iov_len = PyBytes_GET_SIZE(data)
+                if i == self.qhead:
+                    iov[count].iov_base = PyBytes_AS_STRING(data) + self.qoff
+                    iov[count].iov_len -= self.qoff
+                total += iov[count].iov_len
+                count += 1
+                i += 1
+            memset(&msg, 0, sizeof(msg))
+            msg.msg_iov = iov
+            msg.msg_iovlen = count
+            with nogil:
+                n = sendmsg(fd, &msg, flags)
+            if n < 0:
+                err = errno
+                if err != EAGAIN and err != EINTR:
+                    self.abort()
+                return 0
+            self.progress(n)
+            while n > 0:
+                item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
+                if n >= item_len:
+                    n -= item_len
+                    self.pop_item()
+                else:
+                    self.qoff += n
+                    n = 0
+            if self.queue is not None and self.qhead < i:
+                return 0                         # the socket is full
+        return 0
+
+    cdef bint send_file(self, FileSegment segment) except -1:
+        # sendfile(2) the next part of a file; True when it is all sent. The
+        # GIL is released: a page-cache miss makes this wait for the disk.
+        cdef int out_fd = self.fd
+        cdef int in_fd = segment.entry.fd
+        cdef off_t offset = segment.offset
+        cdef size_t count = segment.remaining if segment.remaining < 0x7ffff000 else 0x7ffff000
+        cdef ssize_t n
+        cdef int err
         with nogil:
-            n = sendmsg(fd, &msg, MSG_NOSIGNAL)
+            n = sendfile(out_fd, in_fd, &offset, count)
         if n < 0:
             err = errno
             if err != EAGAIN and err != EINTR:
                 self.abort()
-                return 0
-            n = 0
+            return False
+        if n == 0:
+            # The file shrank after its length was sent: the response can't
+            # be completed, so end the connection (the client sees a short
+            # body, never bytes of another response).
+            self.loop.logger.warning(
+                "%s shrank while being sent; closing the connection",
+                segment.entry.path)
+            self.loop.forget_file(segment.entry)
+            self.close()
+            return False
+        segment.offset = offset
+        segment.remaining -= n
+        self.progress(n)
+        if segment.remaining:
+            return False
+        self.pop_item()
+        return True
+
+    cdef inline void progress(self, Py_ssize_t n):
+        # n queued bytes left: the client is reading.
         if n > 0:
+            self.qbytes -= n
             self.wdeadline = self.loop.now + self.loop.write_timeout
             self.kernel_queued = PY_SSIZE_T_MAX
-        self.qbytes -= n
-        while n > 0:
-            item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
-            if n >= item_len:
-                n -= item_len
-                queue[self.qhead] = None
-                self.qhead += 1
-                self.qoff = 0
-            else:
-                self.qoff += n
-                n = 0
-        if self.qhead == len(queue):
+
+    cdef void pop_item(self):
+        self.queue[self.qhead] = None
+        self.qhead += 1
+        self.qoff = 0
+        if self.qhead == len(self.queue):
             self.queue = None
         elif self.qhead > 64:
-            del queue[:self.qhead]
+            del self.queue[:self.qhead]
             self.qhead = 0
-        return 0
 
     cdef int after_flush(self) except -1:
         cdef Loop loop = self.loop
@@ -741,6 +887,12 @@ cdef class Conn:
             self.wbuf = NULL
         self.wlen = self.wsent = self.wcap = 0
         self.loop.forget(self)
+        # A forked child (subprocess, multiprocessing) may hold a copy of
+        # the socket; close() alone would then neither end the connection
+        # nor take it out of the epoll set, which would keep reporting it
+        # for this freed object. Shut it down and unregister it first.
+        shutdown(fd, SHUT_RDWR)
+        epoll_ctl(self.loop.epfd, EPOLL_CTL_DEL, fd, NULL)
         close(fd)
 
     cdef void abort(self):

@@ -17,6 +17,9 @@ cdef enum:
     MAX_IOV = 1024
     # The Date header line is always this long: "Date: " + 29 + CRLF.
     DATE_LINE_LEN = 37
+    # Room for what write_tail adds: Server, Date, Content-Length,
+    # Connection and the blank line.
+    TAIL_MAX = 128
 
 # Connection states (Conn.state).
 cdef enum:

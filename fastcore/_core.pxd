@@ -1,6 +1,8 @@
 # Declarations of the one compilation unit, _core.pyx: each part's fields
 # and cdef signatures live in its own .pxd, included here in dependency order.
 
+from posix.types cimport off_t
+
 from fastcore.includes.syscalls cimport (
     epoll_event, sockaddr_storage, socklen_t, time_t, iovec)
 
@@ -9,6 +11,7 @@ include "_consts.pxi"
 cdef class Loop
 cdef class Conn
 
+include "_files.pxd"
 include "_request.pxd"
 include "_conn.pxd"
 include "_loop.pxd"

@@ -12,6 +12,7 @@ from cpython.unicode cimport PyUnicode_AsUTF8String
 from libc.math cimport INFINITY
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
+from posix.stat cimport fstat, struct_stat
 
 from fastcore.includes.syscalls cimport *
 
@@ -22,7 +23,9 @@ cdef extern from "Python.h":
     Py_ssize_t PY_SSIZE_T_MAX
 
 from json import loads as json_loads
-from os import strerror as os_strerror
+from os import (O_CLOEXEC, O_RDONLY, fstat as os_fstat, open as os_open,
+                stat as os_stat, strerror as os_strerror)
+from stat import S_ISREG
 
 from httptools import (
     HttpRequestParser, HttpParserError, HttpParserCallbackError,
@@ -31,10 +34,13 @@ from httptools import (
 from fastcore.errors import HTTPError, ProtocolError
 from fastcore.headers import Headers
 from fastcore.responses import (
-    ERROR_STATUSES, OK_HTML_HEAD, Response, error_body, error_head)
+    ERROR_STATUSES, OK_HTML_HEAD, STATUS_LINES, FileResponse, Response,
+    error_body, error_head)
+from fastcore.static import evaluate, file_fields
 from fastcore._target import check_target_form, split_target
 
 include "_http.pyx"
+include "_files.pyx"
 include "_request.pyx"
 include "_conn.pyx"
 include "_loop.pyx"

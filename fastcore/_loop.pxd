@@ -14,8 +14,14 @@ cdef class Loop:
         object fallback               # App.dispatch, for everything else
         object logger
         bytes ok_head                 # "200 OK" + text/html content type
+        bytes ok_line                 # the "200 OK" status line
+        dict status_lines
         dict error_heads
         dict error_bodies
+
+        dict file_cache               # path -> FileEntry (open descriptors)
+        dict static_targets           # raw target -> (FileEntry, extra fields)
+        Py_ssize_t file_cache_size
 
         char date_line[40]
         time_t date_second
@@ -42,6 +48,7 @@ cdef class Loop:
         double drain_deadline
 
     cdef int tick(self) except -1
+    cdef void close_descriptors(self)
     cdef int on_event(self, Conn conn, unsigned int events) except -1
     cdef int accept_ready(self) except -1
     cdef int pause_accepting(self, double retry_at) except -1
@@ -50,3 +57,6 @@ cdef class Loop:
     cdef int begin_drain(self) except -1
     cdef int sweep(self) except -1
     cdef void forget(self, Conn conn)
+    cdef FileEntry open_file(self, str path)
+    cdef int remember_target(self, bytes target, FileEntry entry, bytes extra) except -1
+    cdef void forget_file(self, FileEntry entry)

@@ -22,6 +22,11 @@ cdef class Loop:
         self.conns = set()
         self.graveyard = []
         self.ok_head = OK_HTML_HEAD
+        self.status_lines = dict(STATUS_LINES)
+        self.ok_line = self.status_lines[200]
+        self.file_cache = {}
+        self.static_targets = {}
+        self.file_cache_size = limits.file_cache_size
         self.error_heads = {}
         self.error_bodies = {}
         for status in ERROR_STATUSES:
@@ -69,11 +74,22 @@ cdef class Loop:
             (<Conn>conn).close()
         if self.listen_fd >= 0:
             close(self.listen_fd)
-        if self.wake_fd >= 0:
-            close(self.wake_fd)
-        if self.epfd >= 0:
-            close(self.epfd)
+        self.close_descriptors()
         PyMem_Free(self.rbuf)
+
+    cdef void close_descriptors(self):
+        # The loop's own descriptors, once it has stopped. request_stop()
+        # checks wake_fd under the GIL, so it never writes to a descriptor
+        # number that has been reused.
+        cdef int fd
+        if self.wake_fd >= 0:
+            fd = self.wake_fd
+            self.wake_fd = -1
+            close(fd)
+        if self.epfd >= 0:
+            fd = self.epfd
+            self.epfd = -1
+            close(fd)
 
     def request_stop(self, double timeout):
         """Begin a graceful stop; safe from any thread and from signal
@@ -92,6 +108,8 @@ cdef class Loop:
         cdef double wake_at
         cdef uint64_t counter
         cdef Conn conn
+        if epfd < 0:
+            raise RuntimeError("this loop has already run and stopped")
         self.running = True
         try:
             while True:
@@ -134,6 +152,9 @@ cdef class Loop:
                 conn.abort()
             self.graveyard.clear()
             self.close_listener()
+            self.file_cache.clear()             # closes the cached descriptors
+            self.static_targets.clear()
+            self.close_descriptors()
 
     cdef int tick(self) except -1:
         cdef timespec ts
@@ -277,6 +298,57 @@ cdef class Loop:
         if not self.accepting:
             # A descriptor and a connection slot just came free.
             self.resume_accepting()
+
+    # -- files --------------------------------------------------------------
+
+    cdef FileEntry open_file(self, str path):
+        # An open descriptor for path, from the cache while the file is
+        # unchanged; raises OSError like open().
+        cdef FileEntry entry = self.file_cache.get(path)
+        if entry is not None:
+            if self.now - entry.checked < FILE_RECHECK:
+                return entry
+            if entry_is_current(entry):
+                # Moved to the end: the cache evicts the least recently
+                # checked file, an LRU order kept at no cost per request.
+                del self.file_cache[path]
+                self.file_cache[path] = entry
+                entry.checked = self.now
+                return entry
+            self.forget_file(entry)
+        entry = open_file_entry(path, self.now)
+        if self.file_cache_size:
+            if len(self.file_cache) >= self.file_cache_size:
+                # Evict the oldest; a segment still sending it keeps its
+                # descriptor open until done.
+                self.forget_file(self.file_cache[next(iter(self.file_cache))])
+            self.file_cache[path] = entry
+        return entry
+
+    cdef int remember_target(self, bytes target, FileEntry entry, bytes extra) except -1:
+        # Only a cached entry may be remembered, so that the static targets
+        # never keep a descriptor the cache has let go.
+        cdef object previous
+        if self.file_cache.get(entry.path) is not entry:
+            return 0
+        previous = self.static_targets.pop(target, None)
+        if previous is not None:
+            (<FileEntry>previous[0]).targets.remove(target)
+        elif len(self.static_targets) >= self.file_cache_size:
+            oldest = next(iter(self.static_targets))
+            (<FileEntry>self.static_targets.pop(oldest)[0]).targets.remove(oldest)
+        self.static_targets[target] = (entry, extra)
+        entry.targets.append(target)
+        return 0
+
+    cdef void forget_file(self, FileEntry entry):
+        # Drop a file from the cache and every static target that leads to
+        # it; its descriptor closes once no segment is sending it.
+        if self.file_cache.get(entry.path) is entry:
+            del self.file_cache[entry.path]
+        for target in entry.targets:
+            del self.static_targets[target]
+        entry.targets.clear()
 
     @property
     def connections(self):

@@ -8,12 +8,14 @@ request bytes on its hot path (see ``engine_routes``) and calls
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from fastcore.limits import Limits
 from fastcore.responses import TEXT, Response, error_body
+from fastcore.static import StaticFiles
 
 __all__ = ["App"]
 
@@ -79,6 +81,7 @@ class App:
         self._exact: dict[str, _Route] = {}
         self._patterns: list[_Route] = []
         self._methods: set[str] = set(STANDARD_METHODS)
+        self._mounts: list[StaticFiles] = []
         self._not_found = Response(error_body(404), 404, content_type=TEXT)
         self._not_implemented = Response(error_body(501), 501, content_type=TEXT)
 
@@ -133,6 +136,21 @@ class App:
             route.implicit_head = True
         self._methods.update(route.handlers)
 
+    def static(self, prefix: str, directory: str | os.PathLike[str], *,
+               max_age: int | None = None, index: str = "index.html",
+               dotfiles: bool = False, listing: bool = False) -> None:
+        """Serve the files under `directory` at `prefix`, with sendfile(2).
+
+        Routes take precedence over static files. ``index.html`` answers for
+        a directory; without one a directory is 404 unless `listing`. Files
+        and directories whose name starts with a dot are not served unless
+        `dotfiles`. `max_age` adds ``Cache-Control: max-age``.
+        """
+        self._mounts.append(StaticFiles(prefix, directory, max_age=max_age, index=index,
+                                        dotfiles=dotfiles, listing=listing))
+        # The longest prefix is tried first.
+        self._mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
+
     # -- dispatch -----------------------------------------------------------
 
     def engine_routes(self) -> dict[bytes, dict[bytes, Handler]]:
@@ -162,6 +180,9 @@ class App:
                     request._params = match.groupdict()
                     break
             else:
+                for mount in self._mounts:
+                    if mount.matches(path):
+                        return mount.serve(request)
                 if path == "*" and method == "OPTIONS":
                     return Response(b"", 204, {"Allow": ", ".join(sorted(self._methods))},
                                     content_type=None)

@@ -1,5 +1,6 @@
 """The command line: ``fastcore`` (or ``python -m fastcore``) serves the demo;
-``fastcore run MODULE:APP`` serves an app of yours."""
+``fastcore run MODULE:APP`` serves an app of yours; ``fastcore static DIR``
+serves a directory, the fast twin of ``python -m http.server``."""
 
 from __future__ import annotations
 
@@ -51,9 +52,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("app", metavar="MODULE:APP")
     run.add_argument("--host", default=DEFAULT_HOST)
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
+    static = commands.add_parser("static", help="serve the files under DIR")
+    static.add_argument("directory", metavar="DIR")
+    static.add_argument("--host", default=DEFAULT_HOST)
+    static.add_argument("--port", type=int, default=DEFAULT_PORT)
+    static.add_argument("--list", action="store_true",
+                        help="list directories that have no index.html")
+    static.add_argument("--max-age", type=int, default=None,
+                        help="send Cache-Control: max-age=N")
     args = parser.parse_args(argv)
 
     if args.command == "run":
         return _serve(_load_app(args.app), args.host, args.port, args.app)
+    if args.command == "static":
+        site = App()
+        try:
+            site.static("/", args.directory, listing=args.list, max_age=args.max_age)
+        except ValueError as exc:
+            print(f"fastcore: {exc}", file=sys.stderr)
+            return 1
+        return _serve(site, args.host, args.port, os.path.abspath(args.directory))
     from fastcore.demo import app
     return _serve(app, args.host, args.port, "the demo")

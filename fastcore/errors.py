@@ -6,6 +6,10 @@ Pure Python, importable without the compiled engine.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastcore.responses import Response
 
 __all__ = ["HTTPError", "ProtocolError"]
 
@@ -29,7 +33,7 @@ class HTTPError(Exception):
         self.detail = detail
         self.headers = headers
 
-    def to_response(self):
+    def to_response(self) -> Response:
         from fastcore.responses import Response, error_body
 
         body = self.detail if self.detail is not None else error_body(self.status)

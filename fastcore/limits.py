@@ -53,6 +53,11 @@ DEFAULT_WRITE_HIGH_WATER = 256 * KiB
 DEFAULT_MAX_CONNECTIONS = 10_000
 # listen(2) backlog (capped by net.core.somaxconn). nginx 511.
 DEFAULT_BACKLOG = 1024
+# Open file descriptors kept for files served, least recently used evicted
+# first, each re-checked with stat() once a second; 0 opens each file per
+# request. nginx open_file_cache. Measured here on a 1 KiB file: 3.3 us of
+# server CPU per request cached, 4.8 us opening it per request.
+DEFAULT_FILE_CACHE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -72,13 +77,14 @@ class Limits:
     write_high_water: int = DEFAULT_WRITE_HIGH_WATER
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     backlog: int = DEFAULT_BACKLOG
+    file_cache_size: int = DEFAULT_FILE_CACHE_SIZE
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{field.name} must be a number, not {value!r}")
-            if value <= 0:
+            if value < 0 or (value == 0 and field.name != "file_cache_size"):
                 raise ValueError(f"{field.name} must be positive, not {value!r}")
 
     def replace(self, **changes: float) -> Limits:

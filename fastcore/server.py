@@ -147,7 +147,7 @@ class Server:
         self.listen()
         assert self._loop is not None
         loop = self._loop
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         signals = 0
 
         def on_signal(number: int, frame: Any) -> None:

@@ -25,6 +25,19 @@ def require_tool(name: str) -> str:
     return path
 
 
+def require_module(name: str):
+    """Import a Python module the test needs, with the same rule as
+    require_tool: skipped when missing, a failure under CI."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("FASTCORE_CI") == "1":
+            pytest.fail(f"{name} is required under CI but is not installed")
+        pytest.skip(f"{name} is not installed")
+
+
 # How long a test waits for the server before declaring it hung. Never a
 # synchronisation sleep: every wait below returns as soon as bytes arrive.
 WAIT = 10.0

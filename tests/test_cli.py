@@ -90,3 +90,22 @@ def test_port_in_use_is_a_clear_error():
                                 capture_output=True, text=True, timeout=10)
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
+
+
+def test_fastcore_static_serves_a_directory(tmp_path):
+    curl = require_tool("curl")
+    (tmp_path / "index.html").write_text("<h1>static</h1>")
+    (tmp_path / "data.json").write_text('{"a": 1}')
+    port = free_port()
+    process, line = start(["static", str(tmp_path), "--port", str(port)])
+    try:
+        assert str(tmp_path) in line
+        page = subprocess.run([curl, "-sS", f"http://127.0.0.1:{port}/"],
+                              capture_output=True, timeout=10)
+        assert page.stdout == b"<h1>static</h1>"
+        data = subprocess.run([curl, "-sS", "-i", f"http://127.0.0.1:{port}/data.json"],
+                              capture_output=True, timeout=10)
+        assert b"Content-Type: application/json; charset=utf-8" in data.stdout
+        assert data.stdout.endswith(b'{"a": 1}')
+    finally:
+        stop(process)

@@ -162,3 +162,44 @@ def test_server_can_be_given_a_socket():
         client.request("GET", "/")
         assert client.getresponse().status == 200
         client.close()
+
+
+def test_closed_connections_stay_closed_while_a_child_holds_their_sockets(serve):
+    # An embedding app may fork (subprocess) while connections close. The
+    # child's copies of the sockets keep them open, so close() alone would
+    # leave them registered with epoll: the server must unregister first.
+    import os
+    import subprocess
+    import sys
+
+    with serve(hello_app()) as server:
+        clients = [RawClient(server.port) for _ in range(20)]
+        for client in clients:
+            client.send(request_bytes())
+            assert client.response().status == 200
+        sockets = [int(fd) for fd in os.listdir("/proc/self/fd")
+                   if os.path.exists(f"/proc/self/fd/{fd}")
+                   and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")]
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; sys.stdin.read()"],
+            stdin=subprocess.PIPE, pass_fds=sockets)
+        try:
+            for client in clients:
+                client.send(request_bytes(headers=[("Connection", "close")]))
+                assert client.response().status == 200
+                # The server's FIN arrives although the child still holds
+                # the socket: the server shut it down, not only closed it.
+                assert client.sock.recv(1) == b""
+            # The server's sockets live on in the child; traffic on them
+            # must not reach the connections the server has freed.
+            for client in clients:
+                try:
+                    client.sock.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                except OSError:
+                    pass
+            fresh = RawClient(server.port)
+            fresh.send(request_bytes())
+            assert fresh.response().status == 200
+            fresh.close()
+        finally:
+            child.communicate(b"")
