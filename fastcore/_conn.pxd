@@ -3,6 +3,8 @@ cdef class Conn:
         Loop loop
         int fd
         object parser                 # httptools.HttpRequestParser(self)
+        object get_method             # its bound methods
+        object should_keep_alive
         sockaddr_storage peer
         object _client                # (host, port), built on first use
 
@@ -23,7 +25,8 @@ cdef class Conn:
         Py_ssize_t body_len
         Py_ssize_t head_bytes
         Py_ssize_t head_count
-        Py_ssize_t unreported         # bytes fed with no callback since (see feed)
+        Py_ssize_t partial_line       # bytes of the unfinished head line (see feed)
+        Py_ssize_t body_wire          # bytes of reads that were all this request's
         int msg_flags                 # F_* facts from the header block
         int version                   # 10 or 11
         bint keep_alive
@@ -42,8 +45,10 @@ cdef class Conn:
         list deferred                 # requests kept while output drains
         Py_ssize_t dhead              # first of them not yet answered
 
+    cdef void reset_message(self)
     cdef int on_readable(self) except -1
     cdef int on_writable(self) except -1
+    cdef int check_partial_line(self, Py_ssize_t n, bint message_ended) except -1
     cdef int on_timeout(self) except -1
     cdef int on_write_timeout(self) except -1
     cdef int feed(self, Py_ssize_t n) except -1

@@ -42,10 +42,15 @@ cdef class Conn:
         self.loop = loop
         self.fd = fd
         self.parser = HttpRequestParser(self)
+        # Bound once: calling a stored method skips an attribute lookup per
+        # request.
+        self.get_method = self.parser.get_method
+        self.should_keep_alive = self.parser.should_keep_alive
         self.state = S_IDLE
         self.events = EPOLLIN
         self.deadline = loop.now + loop.keepalive_timeout
         self.version = 11
+        self.reset_message()
 
     def __dealloc__(self):
         if self.wbuf is not NULL:
@@ -61,38 +66,42 @@ cdef class Conn:
             self._client = sockaddr_to_tuple(&self.peer)
         return self._client
 
-    # -- httptools callbacks ------------------------------------------------
-
-    def on_message_begin(self):
-        if self.closing:
-            raise StopParsing()
+    cdef void reset_message(self):
+        # Ready for the next request. Done after each request rather than
+        # in an on_message_begin callback, which would cost a Python call
+        # per request.
         self.url = None
         self.headers = []
         self.body = None
         self.body_len = 0
         self.head_bytes = 0
         self.head_count = 0
-        self.unreported = 0
+        self.partial_line = 0
+        self.body_wire = 0
         self.msg_flags = 0
         self.continue_pending = False
-        self.state = S_HEAD
-        # Not reset by later bytes: a client that trickles its header block
-        # is closed header_timeout after its first byte (slowloris).
-        self.deadline = self.loop.now + self.loop.header_timeout
+
+    # -- httptools callbacks ------------------------------------------------
 
     def on_url(self, bytes fragment):
-        # The target arrives in fragments when a read splits it.
+        # The first callback of every request; the target arrives in
+        # fragments when a read splits it.
         cdef Loop loop = self.loop
-        self.unreported = 0
         if self.url is None:
+            if self.closing:
+                raise StopParsing()
             self.url = fragment
+            self.state = S_HEAD
+            # Not reset by later bytes: a client that trickles its header
+            # block is closed header_timeout after it began (slowloris).
+            self.deadline = loop.now + loop.header_timeout
         else:
             self.url = self.url + fragment
         # The request line is method SP target SP HTTP/1.1; the method is
         # at least 3 bytes, so only a long target needs the exact sum.
         if PyBytes_GET_SIZE(self.url) + 13 > loop.max_request_line:
             if (PyBytes_GET_SIZE(self.url) + 10
-                    + PyBytes_GET_SIZE(self.parser.get_method())
+                    + PyBytes_GET_SIZE(self.get_method())
                     > loop.max_request_line):
                 raise ProtocolError(414)
 
@@ -102,7 +111,6 @@ cdef class Conn:
         cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
         cdef const char* n = PyBytes_AS_STRING(name)
         cdef const char* v
-        self.unreported = 0
         self.head_count += 1
         self.head_bytes += nlen + vlen + 4          # name: value CRLF
         if (nlen + vlen + 2 > loop.max_header_field
@@ -156,10 +164,9 @@ cdef class Conn:
     def on_headers_complete(self):
         cdef Loop loop = self.loop
         cdef int flags
-        self.unreported = 0
         self.msg_flags |= F_HEAD_DONE
         flags = self.msg_flags
-        self.keep_alive = self.parser.should_keep_alive()
+        self.keep_alive = self.should_keep_alive()
         # llhttp keeps a request alive by default only for HTTP/1.1, so a
         # kept-alive request with no Connection field is 1.1; only the
         # others pay for get_http_version(), which formats a string.
@@ -212,13 +219,14 @@ cdef class Conn:
         if PyBytes_AS_STRING(self.url)[0] != b"/":
             # Asterisk, absolute and authority forms: refuse one the method
             # may not use (RFC 9112 section 3.2) before anything is routed.
-            check_target_form(self.parser.get_method(), self.url)
+            check_target_form(self.get_method(), self.url)
         if self.msg_flags & F_UPGRADE:
             # An Upgrade request is answered as plain HTTP (RFC 9110 section
             # 7.8 lets a server ignore Upgrade) and then the connection
             # closes, because llhttp does not parse past it.
             self.keep_alive = False
         request = self.take_request()
+        self.reset_message()
         if not self.keep_alive:
             self.closing = True
         if (self.deferred is not None or loop.draining
@@ -242,16 +250,13 @@ cdef class Conn:
         elif type(body) is bytearray:
             body = PyBytes_FromStringAndSize(
                 PyByteArray_AS_STRING(body), PyByteArray_GET_SIZE(body))
-        request._method = self.parser.get_method()
+        request._method = self.get_method()
         request._target = self.url
         request._raw_headers = self.headers
         request.body = <bytes>body
         request._conn = self
         request.keep_alive = self.keep_alive
         request._version = self.version
-        self.url = None
-        self.headers = None
-        self.body = None
         return request
 
     cdef int defer(self, object item) except -1:
@@ -536,11 +541,6 @@ cdef class Conn:
         cdef object view = PyMemoryView_FromMemory(loop.rbuf, n, PyBUF_READ)
         cdef Py_ssize_t served = self.served
         cdef bint was_idle = self.state == S_IDLE
-        # httptools holds a partial header line internally and reports it
-        # only when complete; every callback resets this count, so it
-        # measures (to within one read) what is held unreported, and caps
-        # a header line that never ends.
-        self.unreported += n
         try:
             self.parser.feed_data(view)
         except HttpParserCallbackError as exc:
@@ -575,8 +575,16 @@ cdef class Conn:
             else:
                 self.fail(400)
         if not self.closing:
-            if self.state == S_HEAD and self.unreported > loop.max_header_field:
-                self.fail(431)
+            if self.state == S_HEAD:
+                self.check_partial_line(n, self.served != served)
+            elif self.state == S_BODY and self.served == served:
+                # No request ended in this read, so all of it belongs to
+                # this one. Chunk framing and trailers are not body bytes,
+                # and httptools buffers an unfinished trailer line: bound
+                # the bytes of the whole request too.
+                self.body_wire += n
+                if self.body_wire > 2 * loop.max_body + loop.max_header_bytes:
+                    self.fail(413)
             elif self.continue_pending:
                 # RFC 9110 section 10.1.1: the client waits for this before
                 # sending the body.
@@ -598,6 +606,30 @@ cdef class Conn:
             self.wdeadline = self.loop.now + self.loop.write_timeout
             return 0
         self.abort()
+        return 0
+
+    cdef int check_partial_line(self, Py_ssize_t n, bint message_ended) except -1:
+        # httptools keeps an unfinished header line to itself and reports
+        # it only once it ends, so its length is measured here, from the
+        # bytes: everything after the last LF read while this request's
+        # head is incomplete. If a request ended in this same read, where
+        # this one began is unknown: count from the next read (the bound
+        # then errs by at most one read).
+        cdef Loop loop = self.loop
+        cdef const char* lf = <const char*>memrchr(loop.rbuf, b"\n", n)
+        if message_ended:
+            self.partial_line = 0
+        elif lf is NULL:
+            self.partial_line += n
+        else:
+            self.partial_line = n - 1 - (lf - loop.rbuf)
+        # A line longer than any request line with this target could be
+        # (method, target, version) is a header line.
+        if self.partial_line > PyBytes_GET_SIZE(self.url) + 24:
+            if self.partial_line > loop.max_header_field:
+                return self.fail(431)
+        elif self.partial_line > loop.max_request_line:
+            return self.fail(414)
         return 0
 
     cdef int on_timeout(self) except -1:
@@ -878,6 +910,8 @@ cdef class Conn:
         self.fd = -1
         self.state = S_CLOSED
         self.parser = None                   # the parser holds self: break the cycle
+        self.get_method = None
+        self.should_keep_alive = None
         self.queue = None
         self.deferred = None
         self.headers = None

@@ -123,3 +123,25 @@ def test_limits_must_be_positive(name):
 def test_unknown_limit_is_a_type_error():
     with pytest.raises(TypeError):
         fastcore.App(max_bodee=5)
+
+
+def test_endless_trailer_line_is_refused(serve, raw):
+    with serve(hello_app(), max_body=1000, max_header_bytes=1000) as server:
+        client = raw(server.port)
+        client.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    b"5\r\nhello\r\n0\r\nX-Trailer: ")
+        for _ in range(40):
+            try:
+                client.send(b"t" * 100)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        refused(client, 413)
+
+
+def test_unterminated_header_line_in_one_read_is_refused(serve, raw):
+    # The whole oversized line arrives with the rest of the head in one
+    # read, so no later read can reveal it.
+    with serve(hello_app(), max_header_field=512) as server:
+        client = raw(server.port)
+        client.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"v" * 2000)
+        refused(client, 431)

@@ -165,6 +165,7 @@ cdef extern from "<time.h>" nogil:
 
 cdef extern from "<string.h>" nogil:
     void* memchr(const void* s, int c, size_t n)
+    void* memrchr(const void* s, int c, size_t n)
     void* memcpy(void* dest, const void* src, size_t n)
     void* memmove(void* dest, const void* src, size_t n)
     int strncasecmp(const char* a, const char* b, size_t n)
