@@ -28,6 +28,7 @@ cdef class Conn:
         Py_ssize_t partial_line       # bytes of the unfinished head line (see feed)
         Py_ssize_t body_wire          # bytes of reads that were all this request's
         int msg_flags                 # F_* facts from the header block
+        bytes method_probe            # a refused method, until 400 or 501 is clear
         int version                   # 10 or 11
         bint keep_alive
         bint continue_pending
@@ -48,9 +49,11 @@ cdef class Conn:
     cdef void reset_message(self)
     cdef int on_readable(self) except -1
     cdef int on_writable(self) except -1
-    cdef int check_partial_line(self, Py_ssize_t n, bint message_ended) except -1
+    cdef int check_partial_line(self, Py_ssize_t n, bint began_here,
+                                bint message_ended) except -1
     cdef int on_timeout(self) except -1
     cdef int on_write_timeout(self) except -1
+    cdef int probe_method(self, bytes data) except -1
     cdef int feed(self, Py_ssize_t n) except -1
     cdef int close_after_deferred(self) except -1
     cdef Request take_request(self)

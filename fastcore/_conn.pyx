@@ -136,7 +136,7 @@ cdef class Conn:
         elif nlen == 6:
             if name_is(n, nlen, "expect", 6):
                 v = PyBytes_AS_STRING(value)
-                if name_is(v, vlen, "100-continue", 12):
+                if name_is(v, trimmed_length(v, vlen), "100-continue", 12):
                     self.msg_flags |= F_EXPECT_CONTINUE
                 else:
                     self.msg_flags |= F_EXPECT_OTHER
@@ -536,9 +536,26 @@ cdef class Conn:
                 (<Request>last).keep_alive = False
         return 0
 
+    cdef int probe_method(self, bytes data) except -1:
+        # Collect a refused method until it is known to be a token (501) or
+        # not (400); the parser has stopped, so nothing else is parsed.
+        cdef int status = method_error_status(PyBytes_AS_STRING(data),
+                                              PyBytes_GET_SIZE(data))
+        if status == 0 and PyBytes_GET_SIZE(data) < MAX_METHOD_PROBE:
+            self.method_probe = data
+            self.state = S_HEAD
+            self.deadline = self.loop.now + self.loop.header_timeout
+            return 0
+        self.method_probe = None
+        return self.fail(status if status else 400)
+
     cdef int feed(self, Py_ssize_t n) except -1:
         cdef Loop loop = self.loop
-        cdef object view = PyMemoryView_FromMemory(loop.rbuf, n, PyBUF_READ)
+        cdef object view
+        if self.method_probe is not None:
+            return self.probe_method(
+                self.method_probe + PyBytes_FromStringAndSize(loop.rbuf, n))
+        view = PyMemoryView_FromMemory(loop.rbuf, n, PyBUF_READ)
         cdef Py_ssize_t served = self.served
         cdef bint was_idle = self.state == S_IDLE
         try:
@@ -565,8 +582,10 @@ cdef class Conn:
             elif was_idle and self.served == served:
                 # The request starts at the buffer's first byte, so its
                 # method can be told: an unknown but well-formed method is
-                # 501 (RFC 9110 section 9.1), anything else 400.
-                self.fail(method_error_status(loop.rbuf, n))
+                # 501 (RFC 9110 section 9.1), anything else 400. llhttp
+                # stops at the first byte it does not expect, so the rest
+                # of the token may still be on its way.
+                self.probe_method(PyBytes_FromStringAndSize(loop.rbuf, n))
             else:
                 self.fail(400)
         except HttpParserError:
@@ -576,7 +595,7 @@ cdef class Conn:
                 self.fail(400)
         if not self.closing:
             if self.state == S_HEAD:
-                self.check_partial_line(n, self.served != served)
+                self.check_partial_line(n, was_idle, self.served != served)
             elif self.state == S_BODY and self.served == served:
                 # No request ended in this read, so all of it belongs to
                 # this one. Chunk framing and trailers are not body bytes,
@@ -585,7 +604,7 @@ cdef class Conn:
                 self.body_wire += n
                 if self.body_wire > 2 * loop.max_body + loop.max_header_bytes:
                     self.fail(413)
-            elif self.continue_pending:
+            if self.continue_pending and not self.closing:
                 # RFC 9110 section 10.1.1: the client waits for this before
                 # sending the body.
                 self.continue_pending = False
@@ -608,24 +627,36 @@ cdef class Conn:
         self.abort()
         return 0
 
-    cdef int check_partial_line(self, Py_ssize_t n, bint message_ended) except -1:
-        # httptools keeps an unfinished header line to itself and reports
-        # it only once it ends, so its length is measured here, from the
+    cdef int check_partial_line(self, Py_ssize_t n, bint began_here,
+                                bint message_ended) except -1:
+        # httptools keeps an unfinished head line to itself and reports it
+        # only once it ends, so its length is measured here, from the
         # bytes: everything after the last LF read while this request's
-        # head is incomplete. If a request ended in this same read, where
-        # this one began is unknown: count from the next read (the bound
-        # then errs by at most one read).
+        # head is incomplete. Whether that line is the request line (414)
+        # or a field line (431) is told by whether an LF has been read
+        # since the request began. If another request ended in this same
+        # read, where this one began is unknown: count from the next read
+        # (the bound then errs by at most one read).
         cdef Loop loop = self.loop
-        cdef const char* lf = <const char*>memrchr(loop.rbuf, b"\n", n)
+        cdef const char* data = loop.rbuf
+        cdef const char* lf = <const char*>memrchr(data, b"\n", n)
+        cdef Py_ssize_t start = 0
         if message_ended:
             self.partial_line = 0
-        elif lf is NULL:
+            return 0
+        if lf is NULL:
             self.partial_line += n
         else:
-            self.partial_line = n - 1 - (lf - loop.rbuf)
-        # A line longer than any request line with this target could be
-        # (method, target, version) is a header line.
-        if self.partial_line > PyBytes_GET_SIZE(self.url) + 24:
+            self.partial_line = n - 1 - (lf - data)
+            if began_here:
+                # Empty lines may come before a request (RFC 9112 2.2).
+                while start < n and (data[start] == b"\r" or data[start] == b"\n"):
+                    start += 1
+                if lf - data > start:
+                    self.msg_flags |= F_LINE_DONE
+            else:
+                self.msg_flags |= F_LINE_DONE
+        if self.msg_flags & F_LINE_DONE:
             if self.partial_line > loop.max_header_field:
                 return self.fail(431)
         elif self.partial_line > loop.max_request_line:

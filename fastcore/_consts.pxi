@@ -13,6 +13,8 @@ cdef enum:
     # leave in one send; larger ones are queued as they are and go out with
     # sendmsg(2) beside the headers, never copied.
     COPY_BODY_MAX = 16 * 1024
+    # Bytes of a refused method collected to tell 501 from 400.
+    MAX_METHOD_PROBE = 64
     # Most iovecs one sendmsg(2) takes (IOV_MAX on Linux).
     MAX_IOV = 1024
     # The Date header line is always this long: "Date: " + 29 + CRLF.
@@ -39,3 +41,4 @@ cdef enum:
     F_UPGRADE = 32
     F_HEAD_DONE = 64          # header block complete: further fields are trailers
     F_EXPECT_OTHER = 128      # an Expect field other than 100-continue
+    F_LINE_DONE = 256         # the request line has ended (an LF was read)

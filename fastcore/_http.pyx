@@ -95,16 +95,26 @@ cdef inline bint is_tchar(unsigned char c) noexcept nogil:
 cdef int method_error_status(const char* data, Py_ssize_t n) noexcept nogil:
     # The status for a request whose method llhttp refused: 501 when it is
     # a well-formed token followed by a space (a method this server does not
-    # know), 400 otherwise.
+    # know), 400 when it is not, 0 while all that has arrived is a token.
     cdef Py_ssize_t i = 0, start
     while i < n and (data[i] == b"\r" or data[i] == b"\n"):
         i += 1
     start = i
     while i < n and is_tchar(<unsigned char>data[i]):
         i += 1
-    if i > start and i < n and data[i] == b" ":
+    if i == n:
+        return 0
+    if i > start and data[i] == b" ":
         return 501
     return 400
+
+
+cdef inline Py_ssize_t trimmed_length(const char* value, Py_ssize_t n) noexcept nogil:
+    # A field value without trailing whitespace (RFC 9110 section 5.5:
+    # OWS around a value is not part of it; llhttp strips only the leading).
+    while n and (value[n - 1] == b" " or value[n - 1] == b"\t"):
+        n -= 1
+    return n
 
 
 cdef object sockaddr_to_tuple(sockaddr_storage* addr):

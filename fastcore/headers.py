@@ -40,8 +40,10 @@ class Headers:
     def _decoded(self) -> list[tuple[str, str]]:
         if self._pairs is None:
             raw = self._raw or []
+            # Whitespace around a value is not part of it (RFC 9110
+            # section 5.5); llhttp strips only the leading.
             self._pairs = [
-                (raw[i].decode("latin-1"), raw[i + 1].decode("latin-1"))
+                (raw[i].decode("latin-1"), raw[i + 1].decode("latin-1").rstrip(" \t"))
                 for i in range(0, len(raw), 2)
             ]
         return self._pairs
