@@ -11,15 +11,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from fastcore.limits import Limits
-from fastcore.responses import TEXT, Response, error_body
+from fastcore.limits import LimitOptions, Limits
+from fastcore.responses import TEXT, FileResponse, Response, error_body
 from fastcore.static import StaticFiles
+
+if TYPE_CHECKING:
+    from fastcore._core import Request
 
 __all__ = ["App"]
 
-Handler = Callable[[Any], Any]
+# What a handler may return: bytes and str are 200 text/html.
+Result = bytes | str | Response | FileResponse
+Handler = Callable[["Request"], Result]
 H = TypeVar("H", bound=Handler)
 
 # Methods this server knows (RFC 9110 section 9 and PATCH, RFC 5789). A
@@ -76,7 +81,7 @@ class App:
     keyword, e.g. ``App(max_body=10 * 1024 * 1024)``.
     """
 
-    def __init__(self, **limits: float) -> None:
+    def __init__(self, **limits: Unpack[LimitOptions]) -> None:
         self.limits = Limits().replace(**limits)
         self._exact: dict[str, _Route] = {}
         self._patterns: list[_Route] = []
@@ -164,7 +169,7 @@ class App:
                     m.encode("ascii"): h for m, h in route.handlers.items()}
         return table
 
-    def dispatch(self, request: Any) -> Any:
+    def dispatch(self, request: Request) -> Result:
         """Find and call the handler for a request the engine could not
         route by itself; answer 404, 405 or 501 when there is none."""
         method = request.method
@@ -196,7 +201,7 @@ class App:
     # -- serving ------------------------------------------------------------
 
     def run(self, host: str = "127.0.0.1", port: int = 8081,
-            **limits: float) -> None:
+            **limits: Unpack[LimitOptions]) -> None:
         """Serve in this thread until Ctrl-C or SIGTERM, then stop
         gracefully: requests already read are answered first."""
         from fastcore.server import Server

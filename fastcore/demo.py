@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 
+from fastcore._core import Request
 from fastcore.app import App
 from fastcore.responses import Response
 
@@ -23,16 +24,16 @@ app = App()
 
 
 @app.route("/")
-def index(request):
+def index(request: Request) -> bytes:
     return INDEX
 
 
 @app.route("/hello/{name}")
-def hello(request):
+def hello(request: Request) -> str:
     return f"<h1>Hello, {html.escape(request.params['name'])}!</h1>"
 
 
 @app.route("/echo", methods=["POST", "PUT"])
-def echo(request):
+def echo(request: Request) -> Response:
     return Response(request.body, content_type=request.headers.get(
         "content-type", "application/octet-stream"))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
-__all__ = ["Limits"]
+__all__ = ["Limits", "LimitOptions"]
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -87,6 +88,26 @@ class Limits:
             if value < 0 or (value == 0 and field.name != "file_cache_size"):
                 raise ValueError(f"{field.name} must be positive, not {value!r}")
 
-    def replace(self, **changes: float) -> Limits:
+    def replace(self, **changes: Any) -> Limits:
         """A copy with some limits changed; unknown names are a TypeError."""
         return dataclasses.replace(self, **changes) if changes else self
+
+
+class LimitOptions(TypedDict, total=False):
+    """The limits as keyword arguments (App, Server, App.run), so that a
+    type checker catches a misspelled name."""
+
+    max_request_line: int
+    max_header_field: int
+    max_header_bytes: int
+    max_header_count: int
+    max_body: int
+    header_timeout: float
+    body_timeout: float
+    keepalive_timeout: float
+    write_timeout: float
+    linger_timeout: float
+    write_high_water: int
+    max_connections: int
+    backlog: int
+    file_cache_size: int

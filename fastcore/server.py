@@ -8,10 +8,11 @@ import signal
 import socket
 import threading
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from fastcore._core import Loop
 from fastcore.app import App
+from fastcore.limits import LimitOptions
 
 __all__ = ["Server"]
 
@@ -36,7 +37,7 @@ class Server:
     def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8081, *,
                  sock: socket.socket | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
-                 **limits: float) -> None:
+                 **limits: Unpack[LimitOptions]) -> None:
         self.app = app
         self.limits = app.limits.replace(**limits)
         self.host = host

@@ -14,10 +14,13 @@ import html
 import mimetypes
 import os
 import stat
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
 from fastcore.responses import TEXT, FileResponse, Response, error_body
+
+if TYPE_CHECKING:
+    from fastcore._core import Request
 
 __all__ = ["StaticFiles"]
 
@@ -81,7 +84,7 @@ def _parse_date(value: str) -> float | None:
     return parsed.timestamp()
 
 
-def _single_range(value: str, size: int) -> tuple[int, int] | None | bool:
+def _single_range(value: str, size: int) -> tuple[int, int] | Literal[False] | None:
     """(start, length) of a single satisfiable byte range; None to ignore
     the field (not bytes, malformed, or several ranges); False when no
     range is satisfiable (416)."""
@@ -157,7 +160,7 @@ def evaluate(method: bytes, raw_headers: list[bytes], size: int, etag: bytes,
         chosen = _single_range(fields["range"], size)
         if chosen is False:
             return 416, 0, 0, f"Content-Range: bytes */{size}\r\n".encode("ascii")
-        if chosen:
+        if chosen is not None:
             start, length = chosen
             end = start + length - 1
             return 206, start, length, f"Content-Range: bytes {start}-{end}/{size}\r\n".encode("ascii")
@@ -200,7 +203,7 @@ class StaticFiles:
     def matches(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/") or self.prefix == ""
 
-    def _segments(self, request: Any) -> list[str] | None:
+    def _segments(self, request: Request) -> list[str] | None:
         """The decoded path segments under the prefix, or None if the path
         is refused."""
         raw_path = request.target.split("?", 1)[0].split("#", 1)[0].lower()
@@ -221,7 +224,7 @@ class StaticFiles:
             segments.append(segment)
         return segments
 
-    def serve(self, request: Any) -> Response | FileResponse:
+    def serve(self, request: Request) -> Response | FileResponse:
         if request.method not in ("GET", "HEAD"):
             return Response(error_body(405), 405, {"Allow": "GET, HEAD"}, content_type=TEXT)
         segments = self._segments(request)

@@ -1,0 +1,92 @@
+"""Type stubs for the compiled engine, ``fastcore._core`` (built from
+_core.pyx and the .pyx parts it includes).
+
+They describe what Python code sees: the ``Request`` a handler receives and
+the ``Loop`` that ``fastcore.server.Server`` drives. The engine's other
+classes (connections, file entries) never reach Python code and are not
+described. tests/test_typing.py checks these stubs against the built module
+with mypy's stubtest, so a change to the engine's Python-visible surface
+must be reflected here.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Any, final
+
+from fastcore.headers import Headers
+from fastcore.limits import Limits
+
+@final
+class Request:
+    """One HTTP request, as the handler sees it. Created by the server only
+    (calling ``Request()`` raises TypeError)."""
+
+    @property
+    def method(self) -> str:
+        """The method, e.g. ``"GET"``."""
+    @property
+    def target(self) -> str:
+        """The raw request target, as sent (ISO-8859-1)."""
+    @property
+    def path(self) -> str:
+        """The target's path, percent-decoded (UTF-8, invalid sequences
+        replaced)."""
+    @property
+    def query(self) -> str:
+        """The raw query string, without the ``?``; empty if none."""
+    @property
+    def headers(self) -> Headers:
+        """The header fields: case-insensitive, multi-valued."""
+    @property
+    def body(self) -> bytes:
+        """The whole request body; empty if none."""
+    @property
+    def params(self) -> dict[str, str]:
+        """The path parameters the route matched (``{name}``)."""
+    @property
+    def client(self) -> tuple[str, int] | None:
+        """The peer's (host, port); None for a socket that is not IPv4 or
+        IPv6 (a Unix socket handed over with ``Server(sock=...)``)."""
+    @property
+    def version(self) -> str:
+        """``"1.0"`` or ``"1.1"``."""
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection stays open after this request."""
+    # Set by the router (App.dispatch); read ``params`` instead.
+    _params: dict[str, str] | None
+    def json(self) -> Any:
+        """The body parsed as JSON (``json.loads``)."""
+
+_Handler = Callable[[Any], Any]
+
+@final
+class Loop:
+    """The engine behind a Server: call run() in the thread that serves, and
+    request_stop() from any thread."""
+
+    def __init__(
+        self,
+        listen_fd: int,
+        routes: dict[bytes, dict[bytes, _Handler]],
+        fallback: _Handler,
+        limits: Limits,
+        logger: logging.Logger,
+    ) -> None: ...
+    def request_stop(self, timeout: float) -> None:
+        """Begin a graceful stop; safe from any thread and from signal
+        handlers."""
+    def run(self) -> None:
+        """Serve until request_stop() has been called and the drain is
+        done."""
+    @property
+    def connections(self) -> int:
+        """The number of open client connections."""
+    @property
+    def n_conns(self) -> int: ...
+    @property
+    def routes(self) -> dict[bytes, dict[bytes, _Handler]]: ...
+    @property
+    def running(self) -> bool: ...
+    @property
+    def draining(self) -> bool: ...
