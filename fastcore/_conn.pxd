@@ -14,7 +14,8 @@ cdef class Conn:
         bint eof                      # the client shut down its sending side
         double deadline               # when the current read-side state times out
         double wdeadline              # when stalled output times out
-        Py_ssize_t kernel_queued      # SIOCOUTQ at the last write-timeout check
+        Py_ssize_t kernel_queued      # SIOCOUTQ after output stalled, -1 not yet
+        double wbaseline_at           # when to measure it
         unsigned int events           # epoll interest now registered
         Py_ssize_t served             # requests answered on this connection
 
@@ -27,8 +28,11 @@ cdef class Conn:
         Py_ssize_t head_count
         Py_ssize_t partial_line       # bytes of the unfinished head line (see feed)
         Py_ssize_t body_wire          # bytes of reads that were all this request's
+        Py_ssize_t read_body          # body bytes delivered during this read
+        Py_ssize_t framing            # non-body bytes since the last body bytes
         int msg_flags                 # F_* facts from the header block
         bytes method_probe            # a refused method, until 400 or 501 is clear
+        bytes first_bytes             # what came before the first request line
         int version                   # 10 or 11
         bint keep_alive
         bint continue_pending
@@ -49,8 +53,11 @@ cdef class Conn:
     cdef void reset_message(self)
     cdef int on_readable(self) except -1
     cdef int on_writable(self) except -1
-    cdef int check_partial_line(self, Py_ssize_t n, bint began_here,
-                                bint message_ended) except -1
+    cdef int on_method_bytes(self, Py_ssize_t n) except -1
+    cdef int check_partial_line(self, Py_ssize_t n, bint began_here) except -1
+    cdef int check_body_bytes(self, Py_ssize_t n) except -1
+    cdef void note_stall(self)
+    cdef Py_ssize_t kernel_queue(self)
     cdef int on_timeout(self) except -1
     cdef int on_write_timeout(self) except -1
     cdef int probe_method(self, bytes data) except -1

@@ -78,6 +78,8 @@ cdef class Conn:
         self.head_count = 0
         self.partial_line = 0
         self.body_wire = 0
+        self.framing = 0
+        self.first_bytes = None
         self.msg_flags = 0
         self.continue_pending = False
 
@@ -91,10 +93,11 @@ cdef class Conn:
             if self.closing:
                 raise StopParsing()
             self.url = fragment
-            self.state = S_HEAD
-            # Not reset by later bytes: a client that trickles its header
-            # block is closed header_timeout after it began (slowloris).
-            self.deadline = loop.now + loop.header_timeout
+            if self.state != S_HEAD:
+                # Not reset by later bytes: a client that trickles its head
+                # is closed header_timeout after it began (slowloris).
+                self.state = S_HEAD
+                self.deadline = loop.now + loop.header_timeout
         else:
             self.url = self.url + fragment
         # The request line is method SP target SP HTTP/1.1; the method is
@@ -160,6 +163,14 @@ cdef class Conn:
         elif nlen == 17:
             if name_is(n, nlen, "transfer-encoding", 17):
                 self.msg_flags |= F_TRANSFER_ENCODING
+                # chunked is the only coding fastcore decodes; passing a
+                # gzip'd body on as if plain would be wrong (RFC 9112
+                # section 6.1: a coding not understood gets 501).
+                if not name_is(PyBytes_AS_STRING(value), trimmed_length(
+                        PyBytes_AS_STRING(value), vlen), "chunked", 7):
+                    for coding in value.split(b","):
+                        if coding.strip(b" \t").lower() != b"chunked":
+                            raise ProtocolError(501)
 
     def on_headers_complete(self):
         cdef Loop loop = self.loop
@@ -198,6 +209,7 @@ cdef class Conn:
     def on_body(self, bytes chunk):
         cdef Loop loop = self.loop
         self.continue_pending = False
+        self.read_body += PyBytes_GET_SIZE(chunk)
         self.body_len += PyBytes_GET_SIZE(chunk)
         if self.body_len > loop.max_body:
             raise ProtocolError(413)               # a chunked body grew too big
@@ -514,8 +526,11 @@ cdef class Conn:
         if n == 0:
             self.eof = True
             self.linger = False
-            if self.state != S_IDLE and not self.closing:
+            if self.url is not None and not self.closing:
                 # The client stopped sending in the middle of a request.
+                # (Before a request line has begun, a few stray bytes are
+                # just a close: whether they shared a read with the end of
+                # the previous request must not change the answer.)
                 self.fail(400)
                 self.linger = False
             self.closing = True
@@ -544,20 +559,20 @@ cdef class Conn:
         if status == 0 and PyBytes_GET_SIZE(data) < MAX_METHOD_PROBE:
             self.method_probe = data
             self.state = S_HEAD
-            self.deadline = self.loop.now + self.loop.header_timeout
             return 0
         self.method_probe = None
         return self.fail(status if status else 400)
 
     cdef int feed(self, Py_ssize_t n) except -1:
         cdef Loop loop = self.loop
+        cdef Py_ssize_t served = self.served
+        cdef int state = self.state              # as the read began
         cdef object view
         if self.method_probe is not None:
             return self.probe_method(
                 self.method_probe + PyBytes_FromStringAndSize(loop.rbuf, n))
         view = PyMemoryView_FromMemory(loop.rbuf, n, PyBUF_READ)
-        cdef Py_ssize_t served = self.served
-        cdef bint was_idle = self.state == S_IDLE
+        self.read_body = 0
         try:
             self.parser.feed_data(view)
         except HttpParserCallbackError as exc:
@@ -579,13 +594,16 @@ cdef class Conn:
         except HttpParserInvalidMethodError:
             if self.closing:
                 self.linger = True
-            elif was_idle and self.served == served:
-                # The request starts at the buffer's first byte, so its
-                # method can be told: an unknown but well-formed method is
-                # 501 (RFC 9110 section 9.1), anything else 400. llhttp
-                # stops at the first byte it does not expect, so the rest
-                # of the token may still be on its way.
-                self.probe_method(PyBytes_FromStringAndSize(loop.rbuf, n))
+            elif self.served == 0:
+                # Nothing has ended on this connection yet, so all it has
+                # sent is known (first_bytes and this read) and the method
+                # can be told: an unknown but well-formed one is 501 (RFC
+                # 9110 section 9.1), anything else 400. llhttp stops at the
+                # first byte it does not expect, so the rest of the token
+                # may still be on its way. After a first request the cut
+                # between two requests is not known: 400.
+                self.probe_method((self.first_bytes or b"")
+                                  + PyBytes_FromStringAndSize(loop.rbuf, n))
             else:
                 self.fail(400)
         except HttpParserError:
@@ -593,57 +611,60 @@ cdef class Conn:
                 self.linger = True               # data after a closing request
             else:
                 self.fail(400)
-        if not self.closing:
-            if self.state == S_HEAD:
-                self.check_partial_line(n, was_idle, self.served != served)
-            elif self.state == S_BODY and self.served == served:
-                # No request ended in this read, so all of it belongs to
-                # this one. Chunk framing and trailers are not body bytes,
-                # and httptools buffers an unfinished trailer line: bound
-                # the bytes of the whole request too.
-                self.body_wire += n
-                if self.body_wire > 2 * loop.max_body + loop.max_header_bytes:
-                    self.fail(413)
-            if self.continue_pending and not self.closing:
-                # RFC 9110 section 10.1.1: the client waits for this before
-                # sending the body.
-                self.continue_pending = False
-                self.reserve(PyBytes_GET_SIZE(CONTINUE_100))
-                memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(CONTINUE_100),
-                       PyBytes_GET_SIZE(CONTINUE_100))
-                self.wlen += PyBytes_GET_SIZE(CONTINUE_100)
-        return 0
-
-    cdef int on_write_timeout(self) except -1:
-        # The kernel takes megabytes into a socket's send buffer, so our own
-        # sends can pause for long while a slow client reads steadily: ask
-        # the kernel whether its queue shrank since the last check, and
-        # reset only a client that truly stopped reading.
-        cdef int queued = 0
-        if ioctl(self.fd, SIOCOUTQ, &queued) == 0 and queued < self.kernel_queued:
-            self.kernel_queued = queued
-            self.wdeadline = self.loop.now + self.loop.write_timeout
+        if self.closing:
             return 0
-        self.abort()
+        if self.served == served:
+            # No request ended in this read: all of it belongs to the one
+            # in progress, so its bytes can be measured.
+            if self.url is None:
+                self.on_method_bytes(n)
+            elif self.state == S_HEAD:
+                self.check_partial_line(n, state == S_IDLE)
+            elif self.state == S_BODY:
+                self.check_body_bytes(n)
+        elif self.state == S_HEAD:
+            self.partial_line = 0                # began at an unknown place
+        if self.continue_pending and not self.closing:
+            # RFC 9110 section 10.1.1: the client waits for this before
+            # sending the body.
+            self.continue_pending = False
+            self.reserve(PyBytes_GET_SIZE(CONTINUE_100))
+            self.put(CONTINUE_100)
         return 0
 
-    cdef int check_partial_line(self, Py_ssize_t n, bint began_here,
-                                bint message_ended) except -1:
+    cdef int on_method_bytes(self, Py_ssize_t n) except -1:
+        # Bytes before any request line was parsed: empty lines, or the
+        # first bytes of a method. The header timeout runs from the first
+        # of those (slowloris), and on a connection's first request they
+        # are kept to tell 501 from 400 if the method is refused later.
+        cdef const char* data = self.loop.rbuf
+        cdef Py_ssize_t i = 0
+        cdef Py_ssize_t kept
+        while i < n and (data[i] == b"\r" or data[i] == b"\n"):
+            i += 1
+        if i < n and self.state == S_IDLE:
+            self.state = S_HEAD
+            self.deadline = self.loop.now + self.loop.header_timeout
+        if self.served == 0:
+            kept = PyBytes_GET_SIZE(self.first_bytes) if self.first_bytes is not None else 0
+            if kept < MAX_METHOD_PROBE:
+                self.first_bytes = (self.first_bytes or b"") + PyBytes_FromStringAndSize(
+                    data, min(n, MAX_METHOD_PROBE - kept))
+        return 0
+
+    cdef int check_partial_line(self, Py_ssize_t n, bint began_here) except -1:
         # httptools keeps an unfinished head line to itself and reports it
         # only once it ends, so its length is measured here, from the
         # bytes: everything after the last LF read while this request's
-        # head is incomplete. Whether that line is the request line (414)
-        # or a field line (431) is told by whether an LF has been read
-        # since the request began. If another request ended in this same
-        # read, where this one began is unknown: count from the next read
-        # (the bound then errs by at most one read).
+        # head is incomplete (a CR that ends the read does not count: it
+        # belongs to the line's end). Whether that line is the request
+        # line (414) or a field line (431) is told by whether an LF has
+        # been read since the request began.
         cdef Loop loop = self.loop
         cdef const char* data = loop.rbuf
         cdef const char* lf = <const char*>memrchr(data, b"\n", n)
         cdef Py_ssize_t start = 0
-        if message_ended:
-            self.partial_line = 0
-            return 0
+        cdef Py_ssize_t length
         if lf is NULL:
             self.partial_line += n
         else:
@@ -656,12 +677,57 @@ cdef class Conn:
                     self.msg_flags |= F_LINE_DONE
             else:
                 self.msg_flags |= F_LINE_DONE
+        length = self.partial_line - (1 if data[n - 1] == b"\r" else 0)
         if self.msg_flags & F_LINE_DONE:
-            if self.partial_line > loop.max_header_field:
+            if length > loop.max_header_field:
                 return self.fail(431)
-        elif self.partial_line > loop.max_request_line:
+        elif length > loop.max_request_line:
             return self.fail(414)
         return 0
+
+    cdef int check_body_bytes(self, Py_ssize_t n) except -1:
+        # Chunk-size lines and trailers are not body bytes, and httptools
+        # buffers an unfinished trailer line: bound what arrives besides
+        # the body since the last body bytes (431, like a header block),
+        # and the whole request (413, against one-byte chunks).
+        cdef Loop loop = self.loop
+        cdef Py_ssize_t framing = n - self.read_body
+        self.body_wire += n
+        if self.read_body:
+            self.framing = framing
+        else:
+            self.framing += framing
+        if self.framing > loop.max_header_bytes:
+            return self.fail(431)
+        if self.body_wire > 2 * loop.max_body + loop.max_header_bytes:
+            return self.fail(413)
+        return 0
+
+    cdef int on_write_timeout(self) except -1:
+        # The kernel takes megabytes into a socket's send buffer, so our own
+        # sends can pause for long while a slow client reads steadily: ask
+        # the kernel whether its queue shrank since output stalled, and
+        # reset only a client that truly stopped reading.
+        cdef Py_ssize_t queued = self.kernel_queue()
+        if self.kernel_queued >= 0 and 0 <= queued < self.kernel_queued:
+            self.kernel_queued = queued
+            self.wdeadline = self.loop.now + self.loop.write_timeout
+            return 0
+        self.abort()
+        return 0
+
+    cdef void note_stall(self):
+        # The baseline on_write_timeout compares with: what the kernel
+        # still holds a sweep after output stalled, once the segments in
+        # flight at that moment have been acknowledged.
+        self.kernel_queued = self.kernel_queue()
+
+    cdef Py_ssize_t kernel_queue(self):
+        # Bytes sent but not yet acknowledged by the client (SIOCOUTQ).
+        cdef int queued = 0
+        if ioctl(self.fd, SIOCOUTQ, &queued) != 0:
+            return -1
+        return queued
 
     cdef int on_timeout(self) except -1:
         if self.state == S_HEAD or self.state == S_BODY:
@@ -767,7 +833,6 @@ cdef class Conn:
                 self.wsent += n
                 if n:
                     self.wdeadline = self.loop.now + self.loop.write_timeout
-                    self.kernel_queued = PY_SSIZE_T_MAX
         return 0
 
     cdef int send_queue(self) except -1:
@@ -873,7 +938,6 @@ cdef class Conn:
         if n > 0:
             self.qbytes -= n
             self.wdeadline = self.loop.now + self.loop.write_timeout
-            self.kernel_queued = PY_SSIZE_T_MAX
 
     cdef void pop_item(self):
         self.queue[self.qhead] = None
@@ -911,7 +975,8 @@ cdef class Conn:
         # nothing more will be parsed.
         if not (self.events & EPOLLOUT):
             self.wdeadline = loop.now + loop.write_timeout
-            self.kernel_queued = PY_SSIZE_T_MAX
+        self.kernel_queued = -1                  # measured a sweep from now
+        self.wbaseline_at = loop.now + loop.sweep_interval
         events = EPOLLOUT
         if not (self.closing or self.eof or self.deferred is not None
                 or left > loop.high_water):

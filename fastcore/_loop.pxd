@@ -5,6 +5,7 @@ cdef class Loop:
         int wake_fd
         bint accepting                # listen_fd is in the epoll set
         double accept_resume_at       # when to retry accept after EMFILE
+        double accept_warned          # when that was last logged
         char* rbuf                    # one receive buffer for every connection
         set conns
         list graveyard                # closed during this batch of events
@@ -50,7 +51,7 @@ cdef class Loop:
     cdef int tick(self) except -1
     cdef void close_descriptors(self)
     cdef int on_event(self, Conn conn, unsigned int events) except -1
-    cdef int accept_ready(self) except -1
+    cdef int accept_ready(self, bint everything=*) except -1
     cdef int pause_accepting(self, double retry_at) except -1
     cdef int resume_accepting(self) except -1
     cdef int close_listener(self) except -1

@@ -66,6 +66,7 @@ cdef class Loop:
             raise OSError(errno, "epoll_ctl")
         self.listen_fd = listen_fd
         self.accept_resume_at = INFINITY
+        self.accept_warned = -INFINITY
         self.resume_accepting()
         self.tick()
 
@@ -183,15 +184,20 @@ cdef class Loop:
 
     # -- accepting ----------------------------------------------------------
 
-    cdef int accept_ready(self) except -1:
+    cdef int accept_ready(self, bint everything=False) except -1:
+        # Accept up to ACCEPT_BATCH connections, or with `everything` the
+        # whole backlog regardless of the cap (when stopping: those clients
+        # connected before the listener closed).
         cdef sockaddr_storage addr
         cdef socklen_t addrlen
         cdef int listen_fd = self.listen_fd
         cdef int fd, err, accepted = 0
         cdef epoll_event event
         cdef Conn conn
-        while accepted < ACCEPT_BATCH:
-            if self.n_conns >= self.max_connections:
+        if listen_fd < 0:
+            return 0                    # closed earlier in this batch of events
+        while everything or accepted < ACCEPT_BATCH:
+            if self.n_conns >= self.max_connections and not everything:
                 # Leave the rest in the backlog until a connection closes.
                 return self.pause_accepting(INFINITY)
             addrlen = sizeof(addr)
@@ -207,10 +213,12 @@ cdef class Loop:
                 # EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or
                 # memory. Stop listening instead of spinning on a socket
                 # that stays readable; retry when a connection closes or
-                # after a pause.
-                self.logger.warning(
-                    "accept4 failed (%s); pausing accepts",
-                    os_strerror(err))
+                # after a pause. Warn once a minute at most.
+                if self.now - self.accept_warned >= 60.0:
+                    self.accept_warned = self.now
+                    self.logger.warning(
+                        "accept4 failed (%s); pausing accepts until a "
+                        "descriptor frees", os_strerror(err))
                 return self.pause_accepting(self.now + 0.1)
             conn = Conn.__new__(Conn, self, fd)
             conn.peer = addr
@@ -259,8 +267,7 @@ cdef class Loop:
         # are refused only from here on.
         self.draining = True
         self.drain_deadline = self.now + self.stop_timeout
-        if self.listen_fd >= 0 and self.n_conns < self.max_connections:
-            self.accept_ready()
+        self.accept_ready(True)
         self.close_listener()
         for conn in list(self.conns):
             try:
@@ -281,6 +288,9 @@ cdef class Loop:
             try:
                 if conn.events & EPOLLOUT and now >= conn.wdeadline:
                     conn.on_write_timeout()
+                elif (conn.events & EPOLLOUT and conn.kernel_queued < 0
+                        and now >= conn.wbaseline_at):
+                    conn.note_stall()
                 elif conn.events & EPOLLIN and now >= conn.deadline:
                     conn.on_timeout()
             except Exception:

@@ -37,8 +37,10 @@ def _serve(app: App, host: str, port: int, what: str) -> int:
         print(f"fastcore: cannot listen on {host}:{port}: {exc.strerror}",
               file=sys.stderr)
         return 1
-    print(f"fastcore serving {what} on {server.url} (Ctrl-C to stop)", flush=True)
-    server.serve_forever()
+    # Printed once Ctrl-C and SIGTERM stop it gracefully: whoever waits
+    # for this line may signal at once.
+    server.serve_forever(ready=lambda: print(
+        f"fastcore serving {what} on {server.url} (Ctrl-C to stop)", flush=True))
     return 0
 
 

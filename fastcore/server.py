@@ -7,6 +7,7 @@ import logging
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Unpack
 
@@ -141,10 +142,11 @@ class Server:
 
     # -- in this thread -----------------------------------------------------
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, ready: Callable[[], object] | None = None) -> None:
         """Serve in the calling thread until :meth:`stop` is called from
         another thread, or, in the main thread, until SIGINT or SIGTERM
-        (a second one stops at once)."""
+        (a second one stops at once). `ready` is called once the socket
+        listens and the signal handlers are in place."""
         self.listen()
         assert self._loop is not None
         loop = self._loop
@@ -160,6 +162,8 @@ class Server:
             for number in (signal.SIGINT, signal.SIGTERM):
                 previous[number] = signal.signal(number, on_signal)
         try:
+            if ready is not None:
+                ready()
             loop.run()
         finally:
             self._done.set()
