@@ -60,8 +60,8 @@ def serve() -> Callable[..., contextlib.AbstractContextManager[fastcore.Server]]
     return serving
 
 
-def hello_app() -> fastcore.App:
-    app = fastcore.App()
+def hello_app(**limits: float) -> fastcore.App:
+    app = fastcore.App(**limits)
 
     @app.route("/")
     def index(request):

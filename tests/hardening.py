@@ -38,6 +38,7 @@ ROOT = os.path.dirname(HERE)
 if ROOT not in sys.path:                     # when run as a script
     sys.path.insert(0, ROOT)
 
+import conftest  # noqa: E402
 import fastcore  # noqa: E402
 
 # How long any single wait for the server may take before the test declares
@@ -412,15 +413,8 @@ def wait_until(predicate, timeout: float = WAIT, interval: float = 0.01,
 
 
 def hello_app(**limits: float) -> fastcore.App:
-    app = fastcore.App(**limits)
-
-    @app.route("/")
-    def index(request):
-        return b"<h1>Hello, World!</h1>"
-
-    @app.route("/echo", methods=["GET", "POST", "PUT"])
-    def echo(request):
-        return fastcore.Response(request.body, content_type="application/octet-stream")
+    """conftest's hello_app, plus a big and a freshly built body."""
+    app = conftest.hello_app(**limits)
 
     @app.route("/big")
     def big(request):
