@@ -70,34 +70,61 @@ _RESERVED = frozenset((
     "upgrade", "trailer", "te", "date", "server"))
 
 
+# Field names already checked, and whether each is Content-Type.
+_CHECKED_NAMES: dict[str, bool] = {}
+
+
+def _check_name(name: str) -> bool:
+    is_type = _CHECKED_NAMES.get(name)
+    if is_type is None:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"invalid header name {name!r}")
+        lower = name.lower()
+        if lower in _RESERVED:
+            raise ValueError(f"the server sets {name!r} itself")
+        is_type = lower == "content-type"
+        if len(_CHECKED_NAMES) < 1024:
+            _CHECKED_NAMES[name] = is_type
+    return is_type
+
+
 def encode_fields(
     fields: Mapping[str, str] | Iterable[tuple[str, str]] | None,
     content_type: str | None,
 ) -> bytes:
-    """Validate and encode header fields as ``Name: value\\r\\n`` lines,
+    """Validate and encode header fields as ``Name: value\r\n`` lines,
     Content-Type first. Raises ValueError for anything that could split the
     response (CR, LF, other controls) or that the engine owns."""
-    pairs = list(fields.items() if isinstance(fields, Mapping) else fields or ())
-    if content_type is not None and not any(
-            str(name).lower() == "content-type" for name, _ in pairs):
-        pairs.insert(0, ("Content-Type", content_type))
-    out = []
+    if type(fields) is dict or isinstance(fields, Mapping):    # dict first: ABC checks are slow
+        pairs: Iterable[tuple[str, str]] = fields.items()
+    else:
+        pairs = fields or ()
+    lines = []
+    has_type = False
     for name, value in pairs:
-        name = str(name)
-        value = str(value).strip(" \t")
-        if not _TOKEN.fullmatch(name):
-            raise ValueError(f"invalid header name {name!r}")
-        if name.lower() in _RESERVED:
-            raise ValueError(f"the server sets {name!r} itself")
-        if _BAD_VALUE.search(value):
+        if type(name) is not str:
+            name = str(name)
+        if type(value) is not str:
+            value = str(value)
+        if _check_name(name):
+            has_type = True
+        value = value.strip(" \t")
+        # Printable ASCII needs no closer look; anything else (HTAB,
+        # obs-text, controls) goes through the full check.
+        if not (value.isascii() and value.isprintable()) and _BAD_VALUE.search(value):
             raise ValueError(f"invalid character in the value of {name!r}")
         try:
-            out.append(f"{name}: {value}\r\n".encode("latin-1"))
+            lines.append(f"{name}: {value}\r\n".encode("latin-1"))
         except UnicodeEncodeError:
             raise ValueError(
                 f"the value of {name!r} is not ISO-8859-1; encode it "
                 "(RFC 8187 for parameters)") from None
-    return b"".join(out)
+    if content_type is not None and not has_type:
+        lines.insert(0, encode_fields(((("Content-Type", content_type),)), None))
+    return b"".join(lines)
+
+
+_HEADS: dict[tuple[int, str | None], bytes] = {}
 
 
 class Response:
@@ -119,20 +146,29 @@ class Response:
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         content_type: str | None = HTML,
     ) -> None:
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        elif type(body) is not bytes:
-            body = bytes(body)
-        status = int(status)
+        if type(body) is not bytes:
+            body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        if type(status) is not int:
+            status = int(status)
         if not 200 <= status <= 599:
             raise ValueError(f"a handler's status must be 200-599, not {status}")
-        if body and status in (204, 304):
+        if body and (status == 204 or status == 304):
             raise ValueError(f"a {status} response has no body")
         self.body: bytes = body
         self.status = status
         self.headers = headers
         self.content_type = content_type
-        self._head = status_line(status) + encode_fields(headers, content_type)
+        if headers is None:
+            # Most responses repeat a few (status, Content-Type) pairs:
+            # validate and encode each once.
+            head = _HEADS.get((status, content_type))
+            if head is None:
+                head = status_line(status) + encode_fields(None, content_type)
+                if len(_HEADS) < 256:
+                    _HEADS[status, content_type] = head
+            self._head = head
+        else:
+            self._head = status_line(status) + encode_fields(headers, content_type)
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {len(self.body)} bytes>"

@@ -1,0 +1,1 @@
+"""fastcore's benchmark suite: see benchmarks/README.md."""
