@@ -47,6 +47,9 @@ cdef class Conn:
         Py_ssize_t qhead              # first unsent item of queue
         Py_ssize_t qoff               # bytes of queue[qhead] already sent
         Py_ssize_t qbytes             # unsent bytes in queue
+        FileEntry tail_entry          # a file to send after wbuf, when no queue
+        off_t tail_offset
+        Py_ssize_t tail_remaining
         list deferred                 # requests kept while output drains
         Py_ssize_t dhead              # first of them not yet answered
 
@@ -83,6 +86,9 @@ cdef class Conn:
     cdef Py_ssize_t pending(self)
     cdef int flush(self) except -1
     cdef int send_wbuf(self) except -1
+    cdef int send_tail(self) except -1
+    cdef int file_shrank(self, FileEntry entry) except -1
+    cdef int spill_tail(self) except -1
     cdef int send_queue(self) except -1
     cdef bint send_file(self, FileSegment segment) except -1
     cdef void progress(self, Py_ssize_t n)

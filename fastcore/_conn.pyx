@@ -457,6 +457,13 @@ cdef class Conn:
         self.write_tail(-1 if status == 304 else length, close, request._version)
         if status == 304 or length == 0 or is_head_method(method):
             return 0
+        if self.queue is None:
+            # The common case: the file follows what is in wbuf, with
+            # nothing queued. Kept in the tail slot: no queue, no copy.
+            self.tail_entry = entry
+            self.tail_offset = start
+            self.tail_remaining = length
+            return 0
         segment = FileSegment.__new__(FileSegment)
         segment.entry = entry
         segment.offset = start
@@ -762,9 +769,13 @@ cdef class Conn:
     # -- writing ------------------------------------------------------------
 
     cdef int reserve(self, Py_ssize_t extra) except -1:
-        cdef Py_ssize_t need = self.wlen + extra
+        # Room in wbuf for `extra` more bytes; every write starts here.
+        cdef Py_ssize_t need
         cdef Py_ssize_t size
         cdef char* grown
+        if self.tail_entry is not None:
+            self.spill_tail()       # what is written next goes after the file
+        need = self.wlen + extra
         if need <= self.wcap:
             return 0
         size = self.wcap * 2 if self.wcap else 4096
@@ -792,8 +803,25 @@ cdef class Conn:
         self.wsent = 0
         return 0
 
+    cdef int spill_tail(self) except -1:
+        # Turn the tail slot into queue items, in order: wbuf, then the file.
+        cdef FileSegment segment = FileSegment.__new__(FileSegment)
+        segment.entry = self.tail_entry
+        segment.offset = self.tail_offset
+        segment.remaining = self.tail_remaining
+        self.tail_entry = None
+        self.seal()
+        self.queue.append(segment)
+        self.qbytes += segment.remaining
+        return 0
+
     cdef Py_ssize_t pending(self):
-        return self.wlen - self.wsent + (self.qbytes if self.queue is not None else 0)
+        cdef Py_ssize_t left = self.wlen - self.wsent
+        if self.queue is not None:
+            left += self.qbytes
+        if self.tail_entry is not None:
+            left += self.tail_remaining
+        return left
 
     cdef int flush(self) except -1:
         # Send what is queued with as few syscalls as possible: every
@@ -811,28 +839,68 @@ cdef class Conn:
         return self.after_flush()
 
     cdef int send_wbuf(self) except -1:
+        # wbuf in one send, then the tail file if there is one; the bytes
+        # before a file go with MSG_MORE so that they and the first file
+        # bytes leave in one segment.
         cdef int fd = self.fd
         cdef ssize_t n
         cdef int err
+        cdef int flags = MSG_NOSIGNAL
         cdef Py_ssize_t size = self.wlen - self.wsent
         cdef char* data
-
+        if self.tail_entry is not None:
+            flags |= MSG_MORE
         if size:
             data = self.wbuf + self.wsent
             with nogil:
-                n = send(fd, data, size, MSG_NOSIGNAL)
+                n = send(fd, data, size, flags)
             if n < 0:
                 err = errno
                 if err != EAGAIN and err != EINTR:
                     self.abort()                 # EPIPE, ECONNRESET: the client left
-                    return 0
-            elif n == size:
-                self.wlen = 0
-                self.wsent = 0
-            else:
+                return 0
+            if n < size:
                 self.wsent += n
                 if n:
                     self.wdeadline = self.loop.now + self.loop.write_timeout
+                return 0
+            self.wlen = 0
+            self.wsent = 0
+        if self.tail_entry is not None:
+            self.send_tail()
+        return 0
+
+    cdef int send_tail(self) except -1:
+        cdef int out_fd = self.fd
+        cdef int in_fd = self.tail_entry.fd
+        cdef off_t offset = self.tail_offset
+        cdef size_t count = self.tail_remaining if self.tail_remaining < 0x7ffff000 else 0x7ffff000
+        cdef ssize_t n
+        cdef int err
+        with nogil:
+            n = sendfile(out_fd, in_fd, &offset, count)
+        if n < 0:
+            err = errno
+            if err != EAGAIN and err != EINTR:
+                self.abort()
+            return 0
+        if n == 0:
+            return self.file_shrank(self.tail_entry)
+        self.tail_offset = offset
+        self.tail_remaining -= n
+        self.wdeadline = self.loop.now + self.loop.write_timeout
+        if not self.tail_remaining:
+            self.tail_entry = None
+        return 0
+
+    cdef int file_shrank(self, FileEntry entry) except -1:
+        # The file shrank after its length was sent: the response can't be
+        # completed, so end the connection (the client sees a short body,
+        # never bytes of another response).
+        self.loop.logger.warning(
+            "%s shrank while being sent; closing the connection", entry.path)
+        self.loop.forget_file(entry)
+        self.close()
         return 0
 
     cdef int send_queue(self) except -1:
@@ -916,14 +984,7 @@ cdef class Conn:
                 self.abort()
             return False
         if n == 0:
-            # The file shrank after its length was sent: the response can't
-            # be completed, so end the connection (the client sees a short
-            # body, never bytes of another response).
-            self.loop.logger.warning(
-                "%s shrank while being sent; closing the connection",
-                segment.entry.path)
-            self.loop.forget_file(segment.entry)
-            self.close()
+            self.file_shrank(segment.entry)
             return False
         segment.offset = offset
         segment.remaining -= n
@@ -1009,6 +1070,7 @@ cdef class Conn:
         self.get_method = None
         self.should_keep_alive = None
         self.queue = None
+        self.tail_entry = None
         self.deferred = None
         self.headers = None
         self.body = None
