@@ -204,6 +204,10 @@ class App:
             **limits: Unpack[LimitOptions]) -> None:
         """Serve in this thread until Ctrl-C or SIGTERM, then stop
         gracefully: requests already read are answered first."""
+        import sys
+
         from fastcore.server import Server
 
-        Server(self, host, port, **limits).serve_forever()
+        server = Server(self, host, port, **limits)
+        server.serve_forever(ready=lambda: print(
+            f"fastcore serving on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True))

@@ -109,3 +109,31 @@ def test_fastcore_static_serves_a_directory(tmp_path):
         assert data.stdout.endswith(b'{"a": 1}')
     finally:
         stop(process)
+
+
+def test_app_run_prints_its_url_and_stops_on_ctrl_c(tmp_path):
+    (tmp_path / "site.py").write_text(textwrap.dedent("""
+        import fastcore
+        app = fastcore.App()
+
+        @app.route("/")
+        def index(request):
+            return b"run by app.run"
+
+        app.run(port=0)
+    """))
+    env = dict(os.environ, PYTHONUNBUFFERED="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"),
+                                                        os.getcwd()])))
+    process = subprocess.Popen([sys.executable, str(tmp_path / "site.py")],
+                               stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = process.stderr.readline()
+        assert line.startswith("fastcore serving on http://127.0.0.1:"), line
+        url = line.split()[3]
+        import urllib.request
+        assert urllib.request.urlopen(url, timeout=10).read() == b"run by app.run"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+        process.stderr.close()
