@@ -95,9 +95,15 @@ class Target:
 
 
 TARGETS = [
+    # The core (keep-alive and pipelining).
     Target("hello", "bjoern", "rps", 1.1, "keep-alive req/s >= 1.1x bjoern"),
     Target("hello", "nginx", "cpu_us", 1.2, "keep-alive CPU/request <= 1.2x nginx"),
     Target("pipeline16", "nginx", "rps", 3.0, "16-deep pipelined req/s >= 3x nginx"),
+    # Files.
+    Target("static10m", "nginx", "rps", 0.9, "10 MiB file >= 90% of nginx's throughput"),
+    Target("static1k", "nginx", "rps", 0.7, "1 KiB file >= 70% of nginx's req/s"),
+    Target("static1k", "http.server", "rps", 10.0, "1 KiB file req/s >= 10x http.server"),
+    Target("static10m", "http.server", "rps", 10.0, "10 MiB file req/s >= 10x http.server"),
 ]
 
 

@@ -90,3 +90,6 @@ class Loop:
     def running(self) -> bool: ...
     @property
     def draining(self) -> bool: ...
+    @property
+    def forced_closes(self) -> int:
+        """Connections reset because the stop's timeout passed."""

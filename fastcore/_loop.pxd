@@ -45,6 +45,7 @@ cdef class Loop:
 
         readonly bint running
         readonly bint draining
+        readonly Py_ssize_t forced_closes   # connections reset when run() ended
         double stop_timeout
         double drain_deadline
 

@@ -149,6 +149,9 @@ cdef class Loop:
                     break
         finally:
             self.running = False
+            # Connections still open here ran out of time (or the loop
+            # failed): they are reset, and the stop was not graceful.
+            self.forced_closes = self.n_conns
             for conn in list(self.conns):
                 conn.abort()
             self.graveyard.clear()

@@ -48,6 +48,7 @@ class Server:
         self._loop: Loop | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()          # set when the loop has returned
+        self.stopping = False                   # stop() has been asked for
         self.error: BaseException | None = None
 
     # -- the listening socket -----------------------------------------------
@@ -122,16 +123,19 @@ class Server:
     def stop(self, timeout: float | None = None) -> bool:
         """Stop gracefully: close the listening socket, finish the requests
         already read, close idle connections. Returns True once every
-        connection is closed, False if `timeout` passed first (the rest are
-        then reset)."""
+        connection has closed by itself, False if `timeout` passed first
+        (the rest are then reset). A handler that is still running when the
+        timeout passes is not interrupted: stop() waits for it up to 5 s
+        more, then returns False with the loop still running."""
         if self._loop is None:
             return True
         if timeout is None:
             timeout = self.shutdown_timeout
         self._loop.request_stop(timeout)
+        self.stopping = True
         if threading.current_thread() is not self._thread:
             self._done.wait(timeout + 5.0)
-        return self._loop.connections == 0 and not self._loop.running
+        return not self._loop.running and self._loop.forced_closes == 0
 
     def __enter__(self) -> Server:
         return self.start()

@@ -251,8 +251,8 @@ class StaticFiles:
                 return self._list(real, request.path)
             else:
                 return self._not_found
-        elif not stat.S_ISREG(info.st_mode):
-            return self._not_found                  # devices, sockets, fifos
+        elif not stat.S_ISREG(info.st_mode) or request.path.endswith("/"):
+            return self._not_found                  # devices, sockets, fifos; "file/"
         response = FileResponse(real, headers=self._fields)
         # The engine may remember this target -> file, so the next request
         # for it skips all of the above (re-checked once a second).

@@ -56,8 +56,12 @@ ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("path", ATTACKS)
+@pytest.mark.parametrize("path", ATTACKS + ["ABSOLUTE", "ENCODED-ABSOLUTE"])
 def test_attack_is_refused(serve, raw, layout, path):
+    # The absolute forms name the secret by its real location on disk.
+    secret = str(layout.parent / "secret.txt")
+    path = {"ABSOLUTE": "/" + secret,
+            "ENCODED-ABSOLUTE": "/%2f" + secret.lstrip("/")}.get(path, path)
     app = fastcore.App()
     app.static("/", layout)
     with serve(app) as server:
@@ -88,6 +92,8 @@ def test_what_is_allowed_still_works(serve, raw, layout):
     app.static("/", layout)
     with serve(app) as server:
         client = raw(server.port)
+        client.send(request_bytes(path="/sub/page.txt/"))
+        assert client.response().status == 404          # a file is not a directory
         for path, body in [("/sub/page.txt", b"page"), ("/inside.txt", b"page"),
                            ("/sub/./page.txt", b"page"), ("/sub//page.txt", b"page"),
                            ("/%73ub/page.txt", b"page")]:
