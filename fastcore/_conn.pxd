@@ -87,6 +87,8 @@ cdef class Conn:
     cdef int flush(self) except -1
     cdef int send_wbuf(self) except -1
     cdef int send_tail(self) except -1
+    cdef Py_ssize_t send_file_part(self, FileEntry entry, off_t* offset,
+                                   Py_ssize_t remaining) except -1
     cdef int file_shrank(self, FileEntry entry) except -1
     cdef int spill_tail(self) except -1
     cdef int send_queue(self) except -1

@@ -871,27 +871,38 @@ cdef class Conn:
         return 0
 
     cdef int send_tail(self) except -1:
-        cdef int out_fd = self.fd
-        cdef int in_fd = self.tail_entry.fd
         cdef off_t offset = self.tail_offset
-        cdef size_t count = self.tail_remaining if self.tail_remaining < 0x7ffff000 else 0x7ffff000
-        cdef ssize_t n
-        cdef int err
-        with nogil:
-            n = sendfile(out_fd, in_fd, &offset, count)
-        if n < 0:
-            err = errno
-            if err != EAGAIN and err != EINTR:
-                self.abort()
+        cdef Py_ssize_t n = self.send_file_part(self.tail_entry, &offset,
+                                                self.tail_remaining)
+        if n <= 0:
             return 0
-        if n == 0:
-            return self.file_shrank(self.tail_entry)
         self.tail_offset = offset
         self.tail_remaining -= n
         self.wdeadline = self.loop.now + self.loop.write_timeout
         if not self.tail_remaining:
             self.tail_entry = None
         return 0
+
+    cdef Py_ssize_t send_file_part(self, FileEntry entry, off_t* offset,
+                                   Py_ssize_t remaining) except -1:
+        # sendfile(2) from *offset, advancing it; the bytes sent, or 0 when
+        # the socket is full or the connection has just been closed. The GIL
+        # is released: a page-cache miss makes this wait for the disk.
+        cdef int out_fd = self.fd
+        cdef int in_fd = entry.fd
+        cdef size_t count = remaining if remaining < 0x7ffff000 else 0x7ffff000
+        cdef ssize_t n
+        cdef int err
+        with nogil:
+            n = sendfile(out_fd, in_fd, offset, count)
+        if n < 0:
+            err = errno
+            if err != EAGAIN and err != EINTR:
+                self.abort()
+            return 0
+        if n == 0:
+            self.file_shrank(entry)
+        return n
 
     cdef int file_shrank(self, FileEntry entry) except -1:
         # The file shrank after its length was sent: the response can't be
@@ -968,23 +979,11 @@ cdef class Conn:
         return 0
 
     cdef bint send_file(self, FileSegment segment) except -1:
-        # sendfile(2) the next part of a file; True when it is all sent. The
-        # GIL is released: a page-cache miss makes this wait for the disk.
-        cdef int out_fd = self.fd
-        cdef int in_fd = segment.entry.fd
+        # The next part of a queued file; True when it is all sent.
         cdef off_t offset = segment.offset
-        cdef size_t count = segment.remaining if segment.remaining < 0x7ffff000 else 0x7ffff000
-        cdef ssize_t n
-        cdef int err
-        with nogil:
-            n = sendfile(out_fd, in_fd, &offset, count)
-        if n < 0:
-            err = errno
-            if err != EAGAIN and err != EINTR:
-                self.abort()
-            return False
-        if n == 0:
-            self.file_shrank(segment.entry)
+        cdef Py_ssize_t n = self.send_file_part(segment.entry, &offset,
+                                                segment.remaining)
+        if n <= 0:
             return False
         segment.offset = offset
         segment.remaining -= n
