@@ -73,7 +73,6 @@ cdef class Conn:
     cdef int write_result(self, object result, Request request) except -1
     cdef int write_response(self, bytes head, bytes body, int status,
                             bint head_only, bint close, int version) except -1
-    cdef void put(self, bytes data)
     cdef int write_tail(self, Py_ssize_t content_length, bint close,
                         int version) except -1
     cdef int write_file(self, FileEntry entry, bytes type_line, bytes extra,
@@ -81,20 +80,8 @@ cdef class Conn:
     cdef int write_file_response(self, object response, Request request) except -1
     cdef int write_error(self, int status, bint close) except -1
     cdef int fail(self, int status) except -1
-    cdef int reserve(self, Py_ssize_t extra) except -1
-    cdef int seal(self) except -1
-    cdef Py_ssize_t pending(self)
     cdef int flush(self) except -1
-    cdef int send_wbuf(self) except -1
-    cdef int send_tail(self) except -1
-    cdef Py_ssize_t send_file_part(self, FileEntry entry, off_t* offset,
-                                   Py_ssize_t remaining) except -1
     cdef int file_shrank(self, FileEntry entry) except -1
-    cdef int spill_tail(self) except -1
-    cdef int send_queue(self) except -1
-    cdef bint send_file(self, FileSegment segment) except -1
-    cdef void progress(self, Py_ssize_t n)
-    cdef void pop_item(self)
     cdef int after_flush(self) except -1
     cdef int set_interest(self, unsigned int events) except -1
     cdef int drain_on_stop(self) except -1

@@ -242,7 +242,7 @@ cdef class Conn:
         if not self.keep_alive:
             self.closing = True
         if (self.deferred is not None or loop.draining
-                or self.pending() > loop.high_water):
+                or out_pending(self) > loop.high_water):
             # Keep the request and answer it after this read: while the
             # client is not reading its responses (so that a pipelined
             # burst cannot pile up output without bound), and while
@@ -283,7 +283,7 @@ cdef class Conn:
         # until the output is over the high-water mark again.
         cdef list deferred = self.deferred
         cdef object item
-        while self.dhead < len(deferred) and self.pending() <= self.loop.high_water:
+        while self.dhead < len(deferred) and out_pending(self) <= self.loop.high_water:
             item = deferred[self.dhead]
             deferred[self.dhead] = None
             self.dhead += 1
@@ -367,8 +367,8 @@ cdef class Conn:
         if not has_body:
             body_len = 0
         copy_body = not head_only and body_len <= COPY_BODY_MAX
-        self.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
-        self.put(head)
+        out_reserve(self, PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
+        out_put(self, head)
         self.write_tail(body_len if has_body else -1, close, version)
         if head_only or body_len == 0:
             return 0
@@ -376,15 +376,10 @@ cdef class Conn:
             memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(body), body_len)
             self.wlen += body_len
         else:
-            self.seal()
+            out_seal(self)
             self.queue.append(body)
             self.qbytes += body_len
         return 0
-
-    cdef inline void put(self, bytes data):
-        # Append to wbuf; the caller has reserved the room.
-        memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-        self.wlen += PyBytes_GET_SIZE(data)
 
     cdef int write_tail(self, Py_ssize_t content_length, bint close,
                         int version) except -1:
@@ -440,20 +435,20 @@ cdef class Conn:
                 method, request._raw_headers, entry.size, entry.etag,
                 entry.last_modified, entry.mtime)
             if status == 412 or status == 416:
-                self.reserve(PyBytes_GET_SIZE(range_line))
+                out_reserve(self, PyBytes_GET_SIZE(range_line))
                 return self.write_response(
                     loop.error_heads[status] + range_line,
                     loop.error_bodies[status], status, False, close,
                     request._version)
             status_line = loop.status_lines[status]
-        self.reserve(PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
+        out_reserve(self, PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
                      + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
                      + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
-        self.put(status_line)
-        self.put(type_line)
-        self.put(entry.validators)
-        self.put(extra)
-        self.put(range_line)
+        out_put(self, status_line)
+        out_put(self, type_line)
+        out_put(self, entry.validators)
+        out_put(self, extra)
+        out_put(self, range_line)
         self.write_tail(-1 if status == 304 else length, close, request._version)
         if status == 304 or length == 0 or is_head_method(method):
             return 0
@@ -468,7 +463,7 @@ cdef class Conn:
         segment.entry = entry
         segment.offset = start
         segment.remaining = length
-        self.seal()
+        out_seal(self)
         self.queue.append(segment)
         self.qbytes += length
         return 0
@@ -635,8 +630,8 @@ cdef class Conn:
             # RFC 9110 section 10.1.1: the client waits for this before
             # sending the body.
             self.continue_pending = False
-            self.reserve(PyBytes_GET_SIZE(CONTINUE_100))
-            self.put(CONTINUE_100)
+            out_reserve(self, PyBytes_GET_SIZE(CONTINUE_100))
+            out_put(self, CONTINUE_100)
         return 0
 
     cdef int on_method_bytes(self, Py_ssize_t n) except -1:
@@ -744,7 +739,7 @@ cdef class Conn:
                 self.fail(408)
                 self.linger = False
                 self.flush()
-            if self.fd >= 0 and self.pending():
+            if self.fd >= 0 and out_pending(self):
                 self.abort()
             else:
                 self.close()
@@ -757,71 +752,16 @@ cdef class Conn:
         # requests is closed, after a last look for a request that has
         # already arrived; one that has not yet sent its first request gets
         # the keep-alive timeout to send it.
-        if (self.state != S_IDLE or self.closing or self.pending()
+        if (self.state != S_IDLE or self.closing or out_pending(self)
                 or self.deferred is not None):
             return 0
         self.on_readable()
-        if self.fd >= 0 and self.state == S_IDLE and not self.pending():
+        if self.fd >= 0 and self.state == S_IDLE and not out_pending(self):
             if self.served:
                 self.close()
         return 0
 
     # -- writing ------------------------------------------------------------
-
-    cdef int reserve(self, Py_ssize_t extra) except -1:
-        # Room in wbuf for `extra` more bytes; every write starts here.
-        cdef Py_ssize_t need
-        cdef Py_ssize_t size
-        cdef char* grown
-        if self.tail_entry is not None:
-            self.spill_tail()       # what is written next goes after the file
-        need = self.wlen + extra
-        if need <= self.wcap:
-            return 0
-        size = self.wcap * 2 if self.wcap else 4096
-        while size < need:
-            size *= 2
-        grown = <char*>PyMem_Realloc(self.wbuf, size)
-        if grown is NULL:
-            raise MemoryError()
-        self.wbuf = grown
-        self.wcap = size
-        return 0
-
-    cdef int seal(self) except -1:
-        # Move wbuf's unsent bytes to the queue, ahead of what follows.
-        if self.queue is None:
-            self.queue = []
-            self.qhead = 0
-            self.qoff = 0
-            self.qbytes = 0
-        if self.wlen > self.wsent:
-            self.queue.append(PyBytes_FromStringAndSize(
-                self.wbuf + self.wsent, self.wlen - self.wsent))
-            self.qbytes += self.wlen - self.wsent
-        self.wlen = 0
-        self.wsent = 0
-        return 0
-
-    cdef int spill_tail(self) except -1:
-        # Turn the tail slot into queue items, in order: wbuf, then the file.
-        cdef FileSegment segment = FileSegment.__new__(FileSegment)
-        segment.entry = self.tail_entry
-        segment.offset = self.tail_offset
-        segment.remaining = self.tail_remaining
-        self.tail_entry = None
-        self.seal()
-        self.queue.append(segment)
-        self.qbytes += segment.remaining
-        return 0
-
-    cdef Py_ssize_t pending(self):
-        cdef Py_ssize_t left = self.wlen - self.wsent
-        if self.queue is not None:
-            left += self.qbytes
-        if self.tail_entry is not None:
-            left += self.tail_remaining
-        return left
 
     cdef int flush(self) except -1:
         # Send what is queued with as few syscalls as possible: every
@@ -829,80 +769,14 @@ cdef class Conn:
         cdef int fd = self.fd
         while fd == self.fd:
             if self.queue is not None:
-                self.send_queue()
+                out_send_queue(self)
             else:
-                self.send_wbuf()
-            if self.deferred is None or self.pending() > self.loop.high_water:
+                out_send_wbuf(self)
+            if self.deferred is None or out_pending(self) > self.loop.high_water:
                 break
             # The client has taken its output: answer what was kept.
             self.answer_deferred()
         return self.after_flush()
-
-    cdef int send_wbuf(self) except -1:
-        # wbuf in one send, then the tail file if there is one; the bytes
-        # before a file go with MSG_MORE so that they and the first file
-        # bytes leave in one segment.
-        cdef int fd = self.fd
-        cdef ssize_t n
-        cdef int err
-        cdef int flags = MSG_NOSIGNAL
-        cdef Py_ssize_t size = self.wlen - self.wsent
-        cdef char* data
-        if self.tail_entry is not None:
-            flags |= MSG_MORE
-        if size:
-            data = self.wbuf + self.wsent
-            with nogil:
-                n = send(fd, data, size, flags)
-            if n < 0:
-                err = errno
-                if err != EAGAIN and err != EINTR:
-                    self.abort()                 # EPIPE, ECONNRESET: the client left
-                return 0
-            if n < size:
-                self.wsent += n
-                if n:
-                    self.wdeadline = self.loop.now + self.loop.write_timeout
-                return 0
-            self.wlen = 0
-            self.wsent = 0
-        if self.tail_entry is not None:
-            self.send_tail()
-        return 0
-
-    cdef int send_tail(self) except -1:
-        cdef off_t offset = self.tail_offset
-        cdef Py_ssize_t n = self.send_file_part(self.tail_entry, &offset,
-                                                self.tail_remaining)
-        if n <= 0:
-            return 0
-        self.tail_offset = offset
-        self.tail_remaining -= n
-        self.wdeadline = self.loop.now + self.loop.write_timeout
-        if not self.tail_remaining:
-            self.tail_entry = None
-        return 0
-
-    cdef Py_ssize_t send_file_part(self, FileEntry entry, off_t* offset,
-                                   Py_ssize_t remaining) except -1:
-        # sendfile(2) from *offset, advancing it; the bytes sent, or 0 when
-        # the socket is full or the connection has just been closed. The GIL
-        # is released: a page-cache miss makes this wait for the disk.
-        cdef int out_fd = self.fd
-        cdef int in_fd = entry.fd
-        cdef size_t count = remaining if remaining < 0x7ffff000 else 0x7ffff000
-        cdef ssize_t n
-        cdef int err
-        with nogil:
-            n = sendfile(out_fd, in_fd, offset, count)
-        if n < 0:
-            err = errno
-            if err != EAGAIN and err != EINTR:
-                self.abort()
-            return 0
-        if n == 0:
-            self.file_shrank(entry)
-        return n
 
     cdef int file_shrank(self, FileEntry entry) except -1:
         # The file shrank after its length was sent: the response can't be
@@ -914,104 +788,9 @@ cdef class Conn:
         self.close()
         return 0
 
-    cdef int send_queue(self) except -1:
-        # Send queued items in order until the socket is full or nothing is
-        # left: runs of bytes with one sendmsg(2), files with sendfile(2).
-        # Bytes just before a file go with MSG_MORE, so that headers and
-        # the first file bytes leave in one segment.
-        cdef iovec iov[MAX_IOV]
-        cdef msghdr msg
-        cdef int fd
-        cdef Py_ssize_t count, i, total, item_len
-        cdef ssize_t n
-        cdef int err, flags
-        cdef object item
-        cdef bytes data
-        cdef list queue
-        self.seal()
-        queue = self.queue
-        while self.queue is not None:
-            fd = self.fd
-            item = queue[self.qhead]
-            if type(item) is FileSegment:
-                if not self.send_file(<FileSegment>item):
-                    return 0
-                continue
-            count = 0
-            total = 0
-            flags = MSG_NOSIGNAL
-            i = self.qhead
-            while i < len(queue) and count < MAX_IOV:
-                item = queue[i]
-                if type(item) is FileSegment:
-                    flags |= MSG_MORE
-                    break
-                data = <bytes>item
-                iov[count].iov_base = PyBytes_AS_STRING(data)
-                iov[count].iov_len = PyBytes_GET_SIZE(data)
-                if i == self.qhead:
-                    iov[count].iov_base = PyBytes_AS_STRING(data) + self.qoff
-                    iov[count].iov_len -= self.qoff
-                total += iov[count].iov_len
-                count += 1
-                i += 1
-            memset(&msg, 0, sizeof(msg))
-            msg.msg_iov = iov
-            msg.msg_iovlen = count
-            with nogil:
-                n = sendmsg(fd, &msg, flags)
-            if n < 0:
-                err = errno
-                if err != EAGAIN and err != EINTR:
-                    self.abort()
-                return 0
-            self.progress(n)
-            while n > 0:
-                item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
-                if n >= item_len:
-                    n -= item_len
-                    self.pop_item()
-                else:
-                    self.qoff += n
-                    n = 0
-            if self.queue is not None and self.qhead < i:
-                return 0                         # the socket is full
-        return 0
-
-    cdef bint send_file(self, FileSegment segment) except -1:
-        # The next part of a queued file; True when it is all sent.
-        cdef off_t offset = segment.offset
-        cdef Py_ssize_t n = self.send_file_part(segment.entry, &offset,
-                                                segment.remaining)
-        if n <= 0:
-            return False
-        segment.offset = offset
-        segment.remaining -= n
-        self.progress(n)
-        if segment.remaining:
-            return False
-        self.pop_item()
-        return True
-
-    cdef inline void progress(self, Py_ssize_t n):
-        # n queued bytes left: the client is reading.
-        if n > 0:
-            self.qbytes -= n
-            self.wdeadline = self.loop.now + self.loop.write_timeout
-
-    cdef void pop_item(self):
-        self.queue[self.qhead] = None
-        self.qhead += 1
-        self.qoff = 0
-        if self.qhead == len(self.queue):
-            self.queue = None
-        elif self.qhead > 64:
-            del self.queue[:self.qhead]
-            self.qhead = 0
-
     cdef int after_flush(self) except -1:
         cdef Loop loop = self.loop
-        cdef Py_ssize_t left = self.pending()
+        cdef Py_ssize_t left = out_pending(self)
         cdef unsigned int events
         if self.fd < 0:
             return 0

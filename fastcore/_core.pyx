@@ -42,5 +42,6 @@ from fastcore._target import check_target_form, split_target
 include "_http.pyx"
 include "_files.pyx"
 include "_request.pyx"
+include "_output.pyx"
 include "_conn.pyx"
 include "_loop.pyx"
