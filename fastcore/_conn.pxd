@@ -70,15 +70,6 @@ cdef class Conn:
     cdef int defer(self, object item) except -1
     cdef int answer_deferred(self) except -1
     cdef int respond(self, Request request) except -1
-    cdef int write_result(self, object result, Request request) except -1
-    cdef int write_response(self, bytes head, bytes body, int status,
-                            bint head_only, bint close, int version) except -1
-    cdef int write_tail(self, Py_ssize_t content_length, bint close,
-                        int version) except -1
-    cdef int write_file(self, FileEntry entry, bytes type_line, bytes extra,
-                        Request request) except -1
-    cdef int write_file_response(self, object response, Request request) except -1
-    cdef int write_error(self, int status, bint close) except -1
     cdef int fail(self, int status) except -1
     cdef int flush(self) except -1
     cdef int file_shrank(self, FileEntry entry) except -1

@@ -252,7 +252,7 @@ cdef class Conn:
             self.respond(request)
         self.deadline = loop.now + loop.keepalive_timeout
 
-    # -- requests and responses ---------------------------------------------
+    # -- requests: kept, deferred, routed to a handler ----------------------
 
     cdef Request take_request(self):
         cdef Request request = Request.__new__(Request)
@@ -288,7 +288,7 @@ cdef class Conn:
             deferred[self.dhead] = None
             self.dhead += 1
             if type(item) is int:
-                self.write_error(<int>item, True)
+                write_error(self, <int>item, True)
             else:
                 self.respond(<Request>item)
         if self.dhead == len(deferred):
@@ -317,7 +317,7 @@ cdef class Conn:
                 hit = loop.static_targets.get(url)
                 if hit is not None and loop.now - (<FileEntry>hit[0]).checked < FILE_RECHECK:
                     if method == b"GET" or method == b"HEAD":
-                        return self.write_file(<FileEntry>hit[0], (<FileEntry>hit[0]).type_line,
+                        return write_file(self, <FileEntry>hit[0], (<FileEntry>hit[0]).type_line,
                                                <bytes>hit[1], request)
 
         try:
@@ -330,168 +330,8 @@ cdef class Conn:
         except Exception:
             loop.logger.exception(
                 "handler failed for %s %s", request.method, request.target)
-            return self.write_error(500, not request.keep_alive)
-        return self.write_result(result, request)
-
-    cdef int write_result(self, object result, Request request) except -1:
-        cdef Loop loop = self.loop
-        cdef object kind = type(result)
-        cdef bint head_only = is_head_method(request._method)
-        cdef bint close = not request.keep_alive
-        if kind is bytes:
-            return self.write_response(loop.ok_head, <bytes>result, 200,
-                                       head_only, close, request._version)
-        if kind is str:
-            return self.write_response(loop.ok_head, PyUnicode_AsUTF8String(result),
-                                       200, head_only, close, request._version)
-        if isinstance(result, Response):
-            return self.write_response(
-                (<object>result)._head, (<object>result).body,
-                (<object>result).status, head_only, close, request._version)
-        if isinstance(result, FileResponse):
-            return self.write_file_response(result, request)
-        loop.logger.error(
-            "handler for %s %s returned %s; expected bytes, str, Response "
-            "or FileResponse",
-            request.method, request.target, kind.__name__)
-        return self.write_error(500, close)
-
-    cdef int write_response(self, bytes head, bytes body, int status,
-                            bint head_only, bint close, int version) except -1:
-        # One response into wbuf: the prepared status line and fields, the
-        # fields every response gets, then the body. A large body is queued
-        # as it is, never copied.
-        cdef Py_ssize_t body_len = PyBytes_GET_SIZE(body)
-        cdef bint has_body = status >= 200 and status != 204 and status != 304
-        cdef bint copy_body
-        if not has_body:
-            body_len = 0
-        copy_body = not head_only and body_len <= COPY_BODY_MAX
-        out_reserve(self, PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
-        out_put(self, head)
-        self.write_tail(body_len if has_body else -1, close, version)
-        if head_only or body_len == 0:
-            return 0
-        if copy_body:
-            memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(body), body_len)
-            self.wlen += body_len
-        else:
-            out_seal(self)
-            self.queue.append(body)
-            self.qbytes += body_len
-        return 0
-
-    cdef int write_tail(self, Py_ssize_t content_length, bint close,
-                        int version) except -1:
-        # Server, Date, Content-Length (unless negative), Connection and the
-        # blank line; the caller has reserved TAIL_MAX bytes.
-        cdef char* p = self.wbuf + self.wlen
-        memcpy(p, SERVER_LINE, SERVER_LINE_LEN)
-        p += SERVER_LINE_LEN
-        memcpy(p, self.loop.date_line, DATE_LINE_LEN)
-        p += DATE_LINE_LEN
-        if content_length >= 0:
-            memcpy(p, b"Content-Length: ", 16)
-            p += 16
-            p += format_size(content_length, p)
-            p[0] = b"\r"
-            p[1] = b"\n"
-            p += 2
-        if close:
-            memcpy(p, b"Connection: close\r\n", 19)
-            p += 19
-        elif version == 10:
-            memcpy(p, b"Connection: keep-alive\r\n", 24)
-            p += 24
-        p[0] = b"\r"
-        p[1] = b"\n"
-        self.wlen = (p + 2) - self.wbuf
-        return 0
-
-    cdef int write_file(self, FileEntry entry, bytes type_line, bytes extra,
-                        Request request) except -1:
-        # A file response: status, fields, then a segment that sendfile(2)
-        # sends from the page cache.
-        cdef Loop loop = self.loop
-        cdef bytes method = request._method
-        cdef int status = 200
-        cdef Py_ssize_t start = 0
-        cdef Py_ssize_t length
-        cdef bytes range_line = b""
-        cdef bytes status_line = loop.ok_line
-        cdef bint close = not request.keep_alive
-        cdef FileSegment segment
-        if not entry_unchanged(entry):
-            # Rewritten in place since it was described: describe it again
-            # rather than send new bytes under the old length and ETag.
-            loop.forget_file(entry)
-            try:
-                entry = loop.open_file(entry.path)
-            except OSError:
-                return self.write_error(404, close)
-        length = entry.size
-        if has_conditional_fields(request._raw_headers):
-            status, start, length, range_line = evaluate(
-                method, request._raw_headers, entry.size, entry.etag,
-                entry.last_modified, entry.mtime)
-            if status == 412 or status == 416:
-                out_reserve(self, PyBytes_GET_SIZE(range_line))
-                return self.write_response(
-                    loop.error_heads[status] + range_line,
-                    loop.error_bodies[status], status, False, close,
-                    request._version)
-            status_line = loop.status_lines[status]
-        out_reserve(self, PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
-                     + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
-                     + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
-        out_put(self, status_line)
-        out_put(self, type_line)
-        out_put(self, entry.validators)
-        out_put(self, extra)
-        out_put(self, range_line)
-        self.write_tail(-1 if status == 304 else length, close, request._version)
-        if status == 304 or length == 0 or is_head_method(method):
-            return 0
-        if self.queue is None:
-            # The common case: the file follows what is in wbuf, with
-            # nothing queued. Kept in the tail slot: no queue, no copy.
-            self.tail_entry = entry
-            self.tail_offset = start
-            self.tail_remaining = length
-            return 0
-        segment = FileSegment.__new__(FileSegment)
-        segment.entry = entry
-        segment.offset = start
-        segment.remaining = length
-        out_seal(self)
-        self.queue.append(segment)
-        self.qbytes += length
-        return 0
-
-    cdef int write_file_response(self, object response, Request request) except -1:
-        cdef Loop loop = self.loop
-        cdef FileEntry entry
-        cdef object type_line
-        try:
-            entry = loop.open_file(response.path)
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return self.write_error(404, not request.keep_alive)
-        except PermissionError:
-            return self.write_error(403, not request.keep_alive)
-        except OSError:
-            loop.logger.exception("cannot open %r", response.path)
-            return self.write_error(500, not request.keep_alive)
-        type_line = response._type_line
-        self.write_file(entry, entry.type_line if type_line is None else type_line,
-                        response._head, request)
-        if response._cache_target is not None:
-            loop.remember_target(response._cache_target, entry, response._head)
-        return 0
-
-    cdef int write_error(self, int status, bint close) except -1:
-        return self.write_response(
-            self.loop.error_heads[status], self.loop.error_bodies[status],
-            status, False, close, 11)
+            return write_error(self, 500, not request.keep_alive)
+        return write_result(self, result, request)
 
     cdef int fail(self, int status) except -1:
         # Refuse the request being parsed: answer with status, then close,
@@ -504,7 +344,7 @@ cdef class Conn:
         self.continue_pending = False
         if self.deferred is not None:
             return self.defer(status)
-        return self.write_error(status, True)
+        return write_error(self, status, True)
 
     # -- reading ------------------------------------------------------------
 
