@@ -1,5 +1,6 @@
 # One client connection: recv into the loop's buffer, parse with httptools,
-# call the handler, serialise the response, send it.
+# route the request and call its handler. _response.pyx serialises the
+# answer into the connection's output and _output.pyx sends it.
 #
 # httptools calls one Python method per callback this class defines (it looks
 # them up once, in the parser's constructor), so only the callbacks that are
@@ -9,9 +10,6 @@
 
 
 cdef bytes CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
-cdef bytes CONNECTION_CLOSE = b"Connection: close\r\n"
-cdef bytes CONNECTION_KEEP_ALIVE = b"Connection: keep-alive\r\n"
-cdef bytes CONTENT_LENGTH = b"Content-Length: "
 
 # Fields that must never arrive as trailers (RFC 9110 section 6.5.1): they
 # frame, route or authorise the request and belong in the header block.
