@@ -55,7 +55,6 @@ cdef class Conn:
 
     cdef void reset_message(self)
     cdef int on_readable(self) except -1
-    cdef int on_writable(self) except -1
     cdef int on_method_bytes(self, Py_ssize_t n) except -1
     cdef int check_partial_line(self, Py_ssize_t n, bint began_here) except -1
     cdef int check_body_bytes(self, Py_ssize_t n) except -1

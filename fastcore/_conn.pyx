@@ -315,8 +315,9 @@ cdef class Conn:
                 hit = loop.static_targets.get(url)
                 if hit is not None and loop.now - (<FileEntry>hit[0]).checked < FILE_RECHECK:
                     if method == b"GET" or method == b"HEAD":
-                        return write_file(self, <FileEntry>hit[0], (<FileEntry>hit[0]).type_line,
-                                               <bytes>hit[1], request)
+                        return write_file(self, <FileEntry>hit[0],
+                                          (<FileEntry>hit[0]).type_line,
+                                          <bytes>hit[1], request)
 
         try:
             if handler is not None:
@@ -659,9 +660,6 @@ cdef class Conn:
                 or left > loop.high_water):
             events |= EPOLLIN
         return self.set_interest(events)
-
-    cdef int on_writable(self) except -1:
-        return self.flush()
 
     cdef int set_interest(self, unsigned int events) except -1:
         cdef epoll_event event

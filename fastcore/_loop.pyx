@@ -177,7 +177,7 @@ cdef class Loop:
         # connection.
         try:
             if events & EPOLLOUT:
-                conn.on_writable()
+                conn.flush()
             if conn.fd >= 0 and events & (EPOLLIN | EPOLLERR | EPOLLHUP):
                 conn.on_readable()
         except Exception:

@@ -51,17 +51,24 @@ cdef int out_seal(Conn self) except -1:
     return 0
 
 
-cdef int out_spill_tail(Conn self) except -1:
-    # Turn the tail slot into queue items, in order: wbuf, then the file.
+cdef int out_queue_file(Conn self, FileEntry entry, off_t offset,
+                        Py_ssize_t length) except -1:
+    # Queue `length` bytes of a file from `offset`, after what wbuf holds.
     cdef FileSegment segment = FileSegment.__new__(FileSegment)
-    segment.entry = self.tail_entry
-    segment.offset = self.tail_offset
-    segment.remaining = self.tail_remaining
-    self.tail_entry = None
+    segment.entry = entry
+    segment.offset = offset
+    segment.remaining = length
     out_seal(self)
     self.queue.append(segment)
-    self.qbytes += segment.remaining
+    self.qbytes += length
     return 0
+
+
+cdef int out_spill_tail(Conn self) except -1:
+    # Turn the tail slot into queue items, in order: wbuf, then the file.
+    cdef FileEntry entry = self.tail_entry
+    self.tail_entry = None
+    return out_queue_file(self, entry, self.tail_offset, self.tail_remaining)
 
 
 cdef Py_ssize_t out_pending(Conn self):
@@ -109,7 +116,7 @@ cdef int out_send_wbuf(Conn self) except -1:
 cdef int out_send_tail(Conn self) except -1:
     cdef off_t offset = self.tail_offset
     cdef Py_ssize_t n = out_send_file_part(self, self.tail_entry, &offset,
-                                            self.tail_remaining)
+                                           self.tail_remaining)
     if n <= 0:
         return 0
     self.tail_offset = offset
@@ -121,7 +128,7 @@ cdef int out_send_tail(Conn self) except -1:
 
 
 cdef Py_ssize_t out_send_file_part(Conn self, FileEntry entry, off_t* offset,
-                               Py_ssize_t remaining) except -1:
+                                   Py_ssize_t remaining) except -1:
     # sendfile(2) from *offset, advancing it; the bytes sent, or 0 when
     # the socket is full or the connection has just been closed. The GIL
     # is released: a page-cache miss makes this wait for the disk.
@@ -153,6 +160,7 @@ cdef int out_send_queue(Conn self) except -1:
     cdef Py_ssize_t count, i, total, item_len
     cdef ssize_t n
     cdef int err, flags
+    cdef bint full = False
     cdef object item
     cdef bytes data
     cdef list queue
@@ -194,6 +202,8 @@ cdef int out_send_queue(Conn self) except -1:
                 self.abort()
             return 0
         out_progress(self, n)
+        if n < total:
+            full = True                      # the socket took only part
         while n > 0:
             item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
             if n >= item_len:
@@ -202,8 +212,8 @@ cdef int out_send_queue(Conn self) except -1:
             else:
                 self.qoff += n
                 n = 0
-        if self.queue is not None and self.qhead < i:
-            return 0                         # the socket is full
+        if full:
+            return 0
     return 0
 
 
@@ -211,7 +221,7 @@ cdef bint out_send_file(Conn self, FileSegment segment) except -1:
     # The next part of a queued file; True when it is all sent.
     cdef off_t offset = segment.offset
     cdef Py_ssize_t n = out_send_file_part(self, segment.entry, &offset,
-                                            segment.remaining)
+                                           segment.remaining)
     if n <= 0:
         return False
     segment.offset = offset

@@ -13,14 +13,14 @@ cdef int write_result(Conn self, object result, Request request) except -1:
     cdef bint close = not request.keep_alive
     if kind is bytes:
         return write_response(self, loop.ok_head, <bytes>result, 200,
-                                   head_only, close, request._version)
+                              head_only, close, request._version)
     if kind is str:
         return write_response(self, loop.ok_head, PyUnicode_AsUTF8String(result),
-                                   200, head_only, close, request._version)
+                              200, head_only, close, request._version)
     if isinstance(result, Response):
-        return write_response(self, 
-            (<object>result)._head, (<object>result).body,
-            (<object>result).status, head_only, close, request._version)
+        return write_response(self, (<object>result)._head, (<object>result).body,
+                              (<object>result).status, head_only, close,
+                              request._version)
     if isinstance(result, FileResponse):
         return write_file_response(self, result, request)
     loop.logger.error(
@@ -96,7 +96,6 @@ cdef int write_file(Conn self, FileEntry entry, bytes type_line, bytes extra,
     cdef bytes range_line = b""
     cdef bytes status_line = loop.ok_line
     cdef bint close = not request.keep_alive
-    cdef FileSegment segment
     if not entry_unchanged(entry):
         # Rewritten in place since it was described: describe it again
         # rather than send new bytes under the old length and ETag.
@@ -111,15 +110,13 @@ cdef int write_file(Conn self, FileEntry entry, bytes type_line, bytes extra,
             method, request._raw_headers, entry.size, entry.etag,
             entry.last_modified, entry.mtime)
         if status == 412 or status == 416:
-            out_reserve(self, PyBytes_GET_SIZE(range_line))
-            return write_response(self, 
-                loop.error_heads[status] + range_line,
-                loop.error_bodies[status], status, False, close,
-                request._version)
+            return write_response(self, loop.error_heads[status] + range_line,
+                                  loop.error_bodies[status], status, False, close,
+                                  request._version)
         status_line = loop.status_lines[status]
     out_reserve(self, PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
-                 + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
-                 + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
+                + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
+                + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
     out_put(self, status_line)
     out_put(self, type_line)
     out_put(self, entry.validators)
@@ -135,14 +132,7 @@ cdef int write_file(Conn self, FileEntry entry, bytes type_line, bytes extra,
         self.tail_offset = start
         self.tail_remaining = length
         return 0
-    segment = FileSegment.__new__(FileSegment)
-    segment.entry = entry
-    segment.offset = start
-    segment.remaining = length
-    out_seal(self)
-    self.queue.append(segment)
-    self.qbytes += length
-    return 0
+    return out_queue_file(self, entry, start, length)
 
 
 cdef int write_file_response(Conn self, object response, Request request) except -1:
@@ -160,13 +150,12 @@ cdef int write_file_response(Conn self, object response, Request request) except
         return write_error(self, 500, not request.keep_alive)
     type_line = response._type_line
     write_file(self, entry, entry.type_line if type_line is None else type_line,
-                    response._head, request)
+               response._head, request)
     if response._cache_target is not None:
         loop.remember_target(response._cache_target, entry, response._head)
     return 0
 
 
 cdef int write_error(Conn self, int status, bint close) except -1:
-    return write_response(self, 
-        self.loop.error_heads[status], self.loop.error_bodies[status],
-        status, False, close, 11)
+    return write_response(self, self.loop.error_heads[status],
+                          self.loop.error_bodies[status], status, False, close, 11)
