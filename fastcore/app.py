@@ -185,12 +185,13 @@ class App:
                     request._params = match.groupdict()
                     break
             else:
+                if path == "*" and method == "OPTIONS":
+                    # About the server as a whole (RFC 9110 section 9.3.7).
+                    return Response(b"", 204, {"Allow": ", ".join(sorted(self._methods))},
+                                    content_type=None)
                 for mount in self._mounts:
                     if mount.matches(path):
                         return mount.serve(request)
-                if path == "*" and method == "OPTIONS":
-                    return Response(b"", 204, {"Allow": ", ".join(sorted(self._methods))},
-                                    content_type=None)
                 return self._not_found
         handler = route.handlers.get(method)
         if handler is None:

@@ -108,6 +108,14 @@ def test_mount_prefix_max_age_and_route_precedence(serve, raw, site):
         assert post.status == 405 and post.header("allow") == "GET, HEAD"
 
 
+def test_options_asterisk_is_the_servers_even_with_a_root_mount(serve, raw, site):
+    with serve(static_app(site)) as server:
+        client = raw(server.port)
+        client.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = client.response()
+        assert response.status == 204 and "GET" in response.header("allow")
+
+
 def test_if_none_match_and_if_modified_since(serve, raw, site):
     with serve(static_app(site)) as server:
         client = raw(server.port)
