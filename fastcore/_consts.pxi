@@ -23,15 +23,44 @@ cdef enum:
     # Connection and the blank line.
     TAIL_MAX = 128
 
-# Connection states (Conn.state).
+# epoll data of the loop's own descriptors; a connection's is its address,
+# never this small.
 cdef enum:
-    S_IDLE = 0      # between requests
-    S_HEAD = 1      # a request has begun; its header block is not complete
-    S_BODY = 2      # the header block is complete; the body is not
-    S_LINGER = 3    # output sent and write side shut: draining input, then close
-    S_CLOSED = 4
+    EV_LISTENER = 0
+    EV_WAKE = 1
 
-# Per-request facts gathered from the header block (Conn.msg_flags).
+# A connection's lifecycle (Conn.state). Where its read side is within a
+# request is the Reader's phase; this is what the connection as a whole does.
+cdef enum:
+    C_OPEN = 0          # reading requests and answering them
+    C_CLOSING = 1       # nothing more is read: answer what was parsed, then close
+    C_LINGER_NEXT = 2   # as C_CLOSING, but input may still be arriving:
+                        # shut down the write side and drain it before closing
+    C_LINGERING = 3     # output sent, write side shut: reading and dropping input
+    C_CLOSED = 4
+
+# What a Reader is parsing (Reader.phase).
+cdef enum:
+    R_IDLE = 0          # between requests (the keep-alive timeout runs)
+    R_HEAD = 1          # a request has begun; its header block is not complete
+    R_BODY = 2          # the header block is complete; the body is not
+    R_PROBE = 3         # collecting a refused method to tell 501 from 400
+    R_DONE = 4          # parses nothing more (a closing request, or an error)
+
+# What Output.send reports.
+cdef enum:
+    OUT_DONE = 0        # everything was sent
+    OUT_BLOCKED = 1     # the socket is full; the rest waits for EPOLLOUT
+    OUT_GONE = 2        # the client is gone (EPIPE, ECONNRESET, ...)
+    OUT_SHRANK = 3      # a file shrank while being sent (Output.shrunk)
+
+# The errno policy of a non-blocking call that failed (io_outcome).
+cdef enum:
+    IO_RETRY = 0        # EINTR: try again now
+    IO_AGAIN = 1        # EAGAIN: wait for readiness
+    IO_FAILED = 2       # anything else
+
+# Per-request facts gathered from the header block (Reader.msg_flags).
 cdef enum:
     F_HOST = 1
     F_EXPECT_CONTINUE = 2

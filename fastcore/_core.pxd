@@ -7,11 +7,14 @@ from fastcore.includes.syscalls cimport (
     epoll_event, sockaddr_storage, socklen_t, time_t, iovec)
 
 include "_consts.pxi"
+include "_limits.pxd"
 
 cdef class Loop
 cdef class Conn
 
 include "_files.pxd"
 include "_request.pxd"
+include "_output.pxd"
+include "_reader.pxd"
 include "_conn.pxd"
 include "_loop.pxd"

@@ -72,13 +72,16 @@ class Loop:
         fallback: _Handler,
         limits: Limits,
         logger: logging.Logger,
+        stop_timeout: float = ...,
     ) -> None: ...
-    def request_stop(self, timeout: float) -> None:
-        """Begin a graceful stop; safe from any thread and from signal
-        handlers."""
+    def request_stop(self, timeout: float | None = None) -> None:
+        """Begin a graceful stop; safe from any thread, from signal handlers
+        and from a handler."""
+    def in_loop_thread(self) -> bool:
+        """Whether the calling thread is the one running this loop."""
     def run(self) -> None:
         """Serve until request_stop() has been called and the drain is
-        done."""
+        done; RuntimeError if it is already running or has stopped."""
     @property
     def connections(self) -> int:
         """The number of open client connections."""

@@ -1,6 +1,16 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # The engine, one compilation unit: its parts are included below so that
-# cdef calls between them cost no more than a C call.
+# cdef calls between them cost no more than a C call. Each part's fields and
+# cdef signatures are in its .pxd (included by _core.pxd).
+#
+#   _http.pyx      wire-format pieces in C: Date, sizes, tokens, errno policy
+#   _files.pyx     open files, their ranges in the output, the file cache
+#   _request.pyx   the Request a handler receives
+#   _output.pyx    a connection's output and sending it
+#   _response.pyx  responses serialised into an Output
+#   _reader.pyx    a connection's read side: httptools, limits, parsed requests
+#   _conn.pyx      a connection: lifecycle, answering in order, timeouts
+#   _loop.pyx      epoll, accepting, the sweep, stopping
 
 cimport cython
 from cpython.bytes cimport (
@@ -8,6 +18,7 @@ from cpython.bytes cimport (
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
+from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.unicode cimport PyUnicode_AsUTF8String
 from libc.math cimport INFINITY
 from libc.stdint cimport uint64_t
@@ -22,9 +33,10 @@ cdef extern from "Python.h":
         PyBUF_READ
     Py_ssize_t PY_SSIZE_T_MAX
 
+from errno import ELOOP, ENAMETOOLONG, ENODEV, ENXIO
 from json import loads as json_loads
-from os import (O_CLOEXEC, O_RDONLY, fstat as os_fstat, open as os_open,
-                stat as os_stat, strerror as os_strerror)
+from os import (O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDONLY, fstat as os_fstat,
+                open as os_open, stat as os_stat, strerror as os_strerror)
 from stat import S_ISREG
 
 from httptools import (
@@ -34,9 +46,10 @@ from httptools import (
 from fastcore.errors import HTTPError, ProtocolError
 from fastcore.headers import Headers
 from fastcore.responses import (
-    ERROR_STATUSES, OK_HTML_HEAD, STATUS_LINES, FileResponse, Response,
-    error_body, error_head)
-from fastcore.static import evaluate, file_fields
+    OK_HTML_HEAD, FileResponse, Response, error_body, error_head, status_line)
+from fastcore.conditional import evaluate
+from fastcore.static import file_fields
+from fastcore._syntax import STANDARD_METHODS, TCHARS
 from fastcore._target import check_target_form, split_target
 
 include "_http.pyx"
@@ -44,5 +57,6 @@ include "_files.pyx"
 include "_request.pyx"
 include "_output.pyx"
 include "_response.pyx"
+include "_reader.pyx"
 include "_conn.pyx"
 include "_loop.pyx"

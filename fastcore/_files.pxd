@@ -11,7 +11,6 @@ cdef class FileEntry:
         bytes etag
         bytes last_modified
         double checked                # loop time of the last stat() check
-        list targets                  # static targets that lead here
 
 
 cdef class FileSegment:
@@ -19,3 +18,22 @@ cdef class FileSegment:
         FileEntry entry               # keeps the descriptor open while sending
         off_t offset
         Py_ssize_t remaining
+
+
+cdef class StaticTarget:
+    cdef:
+        str path                      # the file the target resolved to
+        bytes fields                  # the mount's own fields (Cache-Control)
+
+
+cdef class FileCache:
+    cdef:
+        dict entries                  # path -> FileEntry, least recently checked first
+        dict targets                  # raw request target -> StaticTarget
+        Py_ssize_t size
+
+    cdef FileEntry open(self, str path, double now)
+    cdef FileEntry current(self, str path, double now)
+    cdef int remember_target(self, bytes target, str path, bytes fields) except -1
+    cdef void forget(self, FileEntry entry)
+    cdef void clear(self)

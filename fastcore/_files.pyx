@@ -1,12 +1,10 @@
 # Files the engine sends with sendfile(2): an open descriptor with what
-# describes it (FileEntry), and a byte range of it waiting in a
-# connection's output queue (FileSegment).
+# describes it (FileEntry), a byte range of it waiting in a connection's
+# output (FileSegment), and the one cache of both descriptors and the static
+# targets that lead to them (FileCache).
 #
-# Descriptors are cached by path (Loop.open_file), so a file served again
-# costs no open/fstat/close; an entry is re-checked with stat() at most once
-# per FILE_RECHECK seconds and reopened if the file changed. A descriptor
-# closes when the last reference to its entry goes: the cache's, or that of
-# a segment still being sent.
+# A descriptor closes when the last reference to its entry goes: the
+# cache's, or that of a segment still being sent.
 
 cdef double FILE_RECHECK = 1.0
 
@@ -16,7 +14,6 @@ cdef class FileEntry:
 
     def __cinit__(self):
         self.fd = -1
-        self.targets = []
 
     def __dealloc__(self):
         if self.fd >= 0:
@@ -30,11 +27,17 @@ cdef class FileSegment:
     pass
 
 
+@cython.final
+cdef class StaticTarget:
+    pass
+
+
 cdef FileEntry open_file_entry(str path, double now):
-    # Open and describe a regular file; raises OSError (FileNotFoundError,
-    # PermissionError, IsADirectoryError) like open() does.
+    # Open and describe a regular file; raises OSError like open() does.
+    # O_NONBLOCK: opening a FIFO would otherwise wait for a writer, which
+    # would hold up the loop; anything but a regular file is then refused.
     cdef FileEntry entry = FileEntry.__new__(FileEntry)
-    cdef int fd = os_open(path, O_RDONLY | O_CLOEXEC)
+    cdef int fd = os_open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
     entry.fd = fd                       # closed with the entry, whatever happens
     info = os_fstat(fd)
     if not S_ISREG(info.st_mode):
@@ -70,6 +73,71 @@ cdef inline bint entry_unchanged(FileEntry entry):
         return False
     return (info.st_size == entry.size
             and info.st_mtim.tv_sec * 1000000000LL + info.st_mtim.tv_nsec == entry.mtime_ns)
+
+
+@cython.final
+cdef class FileCache:
+    """Open descriptors by path, least recently checked evicted first, each
+    re-checked with stat() at most once per FILE_RECHECK seconds; and the
+    raw targets a static mount resolved, so that a repeated request for one
+    skips the mount. A target keeps only the path: it can never hold a
+    descriptor the cache has let go."""
+
+    def __cinit__(self, Py_ssize_t size):
+        self.entries = {}
+        self.targets = {}
+        self.size = size
+
+    cdef FileEntry current(self, str path, double now):
+        # The cached entry for path if it is still current, else None.
+        cdef FileEntry entry = self.entries.get(path)
+        if entry is None or now - entry.checked < FILE_RECHECK:
+            return entry
+        if entry_is_current(entry):
+            # Moved to the end: eviction takes the least recently checked
+            # file, an LRU order kept at no cost per request.
+            del self.entries[path]
+            self.entries[path] = entry
+            entry.checked = now
+            return entry
+        self.forget(entry)
+        return None
+
+    cdef FileEntry open(self, str path, double now):
+        # An open descriptor for path, from the cache while the file is
+        # unchanged; raises OSError like open().
+        cdef FileEntry entry = self.current(path, now)
+        if entry is not None:
+            return entry
+        entry = open_file_entry(path, now)
+        if self.size:
+            if len(self.entries) >= self.size:
+                # A segment still sending the evicted file keeps its
+                # descriptor open until it is done.
+                del self.entries[next(iter(self.entries))]
+            self.entries[path] = entry
+        return entry
+
+    cdef int remember_target(self, bytes target, str path, bytes fields) except -1:
+        cdef StaticTarget hit
+        if not self.size:
+            return 0
+        if target not in self.targets and len(self.targets) >= self.size:
+            del self.targets[next(iter(self.targets))]
+        hit = StaticTarget.__new__(StaticTarget)
+        hit.path = path
+        hit.fields = fields
+        self.targets[target] = hit
+        return 0
+
+    cdef void forget(self, FileEntry entry):
+        # Targets that led to it find no entry and are resolved again.
+        if self.entries.get(entry.path) is entry:
+            del self.entries[entry.path]
+
+    cdef void clear(self):
+        self.entries.clear()            # closes the cached descriptors
+        self.targets.clear()
 
 
 cdef inline bint has_conditional_fields(list raw_headers):

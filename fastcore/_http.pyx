@@ -1,6 +1,6 @@
 # Small pieces of HTTP/1.1 wire format that the hot path needs in C: the
 # Date line, decimal lengths, Content-Length values, method tokens and peer
-# addresses.
+# addresses; and the errno policy of every non-blocking call.
 
 cdef const char* SERVER_LINE = "Server: fastcore\r\n"
 cdef enum:
@@ -8,6 +8,28 @@ cdef enum:
 
 cdef const char* WEEKDAYS = "SunMonTueWedThuFriSat"
 cdef const char* MONTHS = "JanFebMarAprMayJunJulAugSepOctNovDec"
+
+# The Date line every response carries, formatted once a second. One for the
+# process: every loop refreshes it under the GIL, which serialises them.
+cdef char DATE_LINE[40]
+cdef time_t DATE_SECOND = -1
+
+
+cdef inline void refresh_date() noexcept:
+    cdef time_t second = time(NULL)
+    global DATE_SECOND
+    if second != DATE_SECOND:
+        DATE_SECOND = second
+        format_date_line(second, DATE_LINE)
+
+
+cdef inline int io_outcome(int err) noexcept nogil:
+    # What a failed non-blocking recv/send/sendmsg/sendfile/accept4 means.
+    if err == EINTR:
+        return IO_RETRY
+    if err == EAGAIN:       # EWOULDBLOCK is the same value on Linux
+        return IO_AGAIN
+    return IO_FAILED
 
 
 cdef inline void put2(char* p, int value) noexcept nogil:
@@ -85,11 +107,15 @@ cdef Py_ssize_t parse_length(bytes value):
     return result
 
 
+# RFC 9110 section 5.6.2, from the one definition in fastcore._syntax.
+cdef bint TCHAR[256]
+memset(TCHAR, 0, sizeof(TCHAR))
+for _c in TCHARS.encode("ascii"):
+    TCHAR[_c] = True
+
+
 cdef inline bint is_tchar(unsigned char c) noexcept nogil:
-    # RFC 9110 section 5.6.2: token characters.
-    if c >= b"a" and c <= b"z" or c >= b"A" and c <= b"Z" or c >= b"0" and c <= b"9":
-        return True
-    return memchr(b"!#$%&'*+-.^_`|~", c, 15) is not NULL and c != 0
+    return TCHAR[c]
 
 
 cdef int method_error_status(const char* data, Py_ssize_t n) noexcept nogil:
@@ -130,3 +156,65 @@ cdef object sockaddr_to_tuple(sockaddr_storage* addr):
         inet_ntop(AF_INET6, &v6.sin6_addr, text, sizeof(text))
         return (text.decode("ascii"), ntohs(v6.sin6_port))
     return None
+
+
+cdef inline bint name_is(const char* name, Py_ssize_t length,
+                         const char* lower, Py_ssize_t lower_length) noexcept nogil:
+    # A field name (or value) equal to `lower`, ignoring ASCII case.
+    return length == lower_length and strncasecmp(name, lower, length) == 0
+
+
+cdef inline bint is_head_method(bytes method):
+    return PyBytes_GET_SIZE(method) == 4 and PyBytes_AS_STRING(method)[0] == b"H"
+
+
+# Fields that must never arrive as trailers (RFC 9110 section 6.5.1): they
+# frame, route or authorise the request and belong in the header block.
+cdef frozenset FORBIDDEN_TRAILERS = frozenset((
+    b"host", b"content-length", b"transfer-encoding", b"content-type",
+    b"content-encoding", b"content-range", b"connection", b"upgrade",
+    b"expect", b"authorization", b"cookie", b"trailer", b"te"))
+
+
+cdef int field_fact(const char* n, Py_ssize_t nlen, bytes value,
+                    Py_ssize_t max_body) except -1:
+    # What a field of the header block tells the server itself (an F_*
+    # flag, 0 for most fields), told apart by the name's length first so
+    # that most fields cost one comparison. Raises ProtocolError for a value
+    # that is refused whatever else the request says.
+    cdef const char* v = PyBytes_AS_STRING(value)
+    cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
+    if nlen == 4:
+        if name_is(n, nlen, "host", 4):
+            return F_HOST
+    elif nlen == 6:
+        if name_is(n, nlen, "expect", 6):
+            if name_is(v, trimmed_length(v, vlen), "100-continue", 12):
+                return F_EXPECT_CONTINUE
+            return F_EXPECT_OTHER
+    elif nlen == 7:
+        if name_is(n, nlen, "upgrade", 7):
+            return F_UPGRADE
+    elif nlen == 10:
+        if name_is(n, nlen, "connection", 10):
+            return F_CONNECTION
+    elif nlen == 12:
+        if name_is(n, nlen, "content-type", 12):
+            return F_CONTENT_TYPE
+    elif nlen == 14:
+        # llhttp has already refused a malformed or repeated value, so this
+        # is digits only; refuse an oversized body before reading it.
+        if name_is(n, nlen, "content-length", 14):
+            if parse_length(value) > max_body:
+                raise ProtocolError(413)
+    elif nlen == 17:
+        if name_is(n, nlen, "transfer-encoding", 17):
+            # chunked is the only coding fastcore decodes; passing a gzip'd
+            # body on as if plain would be wrong (RFC 9112 section 6.1: a
+            # coding not understood gets 501).
+            if not name_is(v, trimmed_length(v, vlen), "chunked", 7):
+                for coding in value.split(b","):
+                    if coding.strip(b" \t").lower() != b"chunked":
+                        raise ProtocolError(501)
+            return F_TRANSFER_ENCODING
+    return 0

@@ -14,40 +14,20 @@ cdef class Loop:
         readonly dict routes          # raw path -> {raw method: handler}
         object fallback               # App.dispatch, for everything else
         object logger
-        bytes ok_head                 # "200 OK" + text/html content type
-        bytes ok_line                 # the "200 OK" status line
-        dict status_lines
-        dict error_heads
-        dict error_bodies
+        FileCache files
+        limits_t limits
+        double stop_timeout           # of a stop the loop begins itself
 
-        dict file_cache               # path -> FileEntry (open descriptors)
-        dict static_targets           # raw target -> (FileEntry, extra fields)
-        Py_ssize_t file_cache_size
-
-        char date_line[40]
-        time_t date_second
         double now
         double next_sweep
         double sweep_interval
 
-        Py_ssize_t max_request_line
-        Py_ssize_t max_header_field
-        Py_ssize_t max_header_bytes
-        Py_ssize_t max_header_count
-        Py_ssize_t max_body
-        Py_ssize_t high_water
-        Py_ssize_t max_connections
-        double header_timeout
-        double body_timeout
-        double keepalive_timeout
-        double write_timeout
-        double linger_timeout
-
         readonly bint running
+        unsigned long thread_id       # of the thread in run()
         readonly bint draining
         readonly Py_ssize_t forced_closes   # connections reset when run() ended
-        double stop_timeout
         double drain_deadline
+        double drain_timeout
 
     cdef int tick(self) except -1
     cdef void close_descriptors(self)
@@ -56,9 +36,7 @@ cdef class Loop:
     cdef int pause_accepting(self, double retry_at) except -1
     cdef int resume_accepting(self) except -1
     cdef int close_listener(self) except -1
+    cdef int begin_stop(self, double timeout) except -1
     cdef int begin_drain(self) except -1
     cdef int sweep(self) except -1
     cdef void forget(self, Conn conn)
-    cdef FileEntry open_file(self, str path)
-    cdef int remember_target(self, bytes target, FileEntry entry, bytes extra) except -1
-    cdef void forget_file(self, FileEntry entry)

@@ -1,6 +1,27 @@
 # The event loop: one epoll set, the listening socket, the connections, the
-# clock. Level-triggered, so each readiness event costs one recv; the GIL is
-# released around epoll_wait, accept4, recv and send.
+# clock, the file cache. Level-triggered, so each readiness event costs one
+# recv. The GIL is released only around epoll_wait, where the thread waits:
+# every other call is non-blocking and takes microseconds, and each release
+# would hand a busy embedding thread a whole switch interval.
+
+
+cdef limits_t read_limits(object limits) except *:
+    # The one place the C side reads fastcore.limits.Limits.
+    cdef limits_t values
+    values.max_request_line = limits.max_request_line
+    values.max_header_field = limits.max_header_field
+    values.max_header_bytes = limits.max_header_bytes
+    values.max_header_count = limits.max_header_count
+    values.max_body = limits.max_body
+    values.write_high_water = limits.write_high_water
+    values.max_connections = limits.max_connections
+    values.file_cache_size = limits.file_cache_size
+    values.header_timeout = limits.header_timeout
+    values.body_timeout = limits.body_timeout
+    values.keepalive_timeout = limits.keepalive_timeout
+    values.write_timeout = limits.write_timeout
+    values.linger_timeout = limits.linger_timeout
+    return values
 
 
 @cython.final
@@ -14,42 +35,22 @@ cdef class Loop:
         self.wake_fd = -1
 
     def __init__(self, int listen_fd, dict routes, object fallback, limits,
-                 logger):
+                 logger, double stop_timeout=10.0):
         cdef epoll_event event
         self.routes = routes
         self.fallback = fallback
         self.logger = logger
+        self.stop_timeout = stop_timeout
         self.conns = set()
         self.graveyard = []
-        self.ok_head = OK_HTML_HEAD
-        self.status_lines = dict(STATUS_LINES)
-        self.ok_line = self.status_lines[200]
-        self.file_cache = {}
-        self.static_targets = {}
-        self.file_cache_size = limits.file_cache_size
-        self.error_heads = {}
-        self.error_bodies = {}
-        for status in ERROR_STATUSES:
-            self.error_heads[status] = error_head(status)
-            self.error_bodies[status] = error_body(status)
-
-        self.max_request_line = limits.max_request_line
-        self.max_header_field = limits.max_header_field
-        self.max_header_bytes = limits.max_header_bytes
-        self.max_header_count = limits.max_header_count
-        self.max_body = limits.max_body
-        self.high_water = limits.write_high_water
-        self.max_connections = limits.max_connections
-        self.header_timeout = limits.header_timeout
-        self.body_timeout = limits.body_timeout
-        self.keepalive_timeout = limits.keepalive_timeout
-        self.write_timeout = limits.write_timeout
-        self.linger_timeout = limits.linger_timeout
+        self.limits = read_limits(limits)
+        self.files = FileCache.__new__(FileCache, self.limits.file_cache_size)
         # Timeouts are checked by a periodic sweep, fine enough for the
         # shortest of them.
         self.sweep_interval = min(1.0, max(0.01, min(
-            self.header_timeout, self.body_timeout, self.keepalive_timeout,
-            self.write_timeout, self.linger_timeout) / 4))
+            self.limits.header_timeout, self.limits.body_timeout,
+            self.limits.keepalive_timeout, self.limits.write_timeout,
+            self.limits.linger_timeout) / 4))
 
         self.rbuf = <char*>PyMem_Malloc(READ_BUFFER_SIZE)
         if self.rbuf is NULL:
@@ -61,7 +62,7 @@ cdef class Loop:
         if self.wake_fd < 0:
             raise OSError(errno, "eventfd")
         event.events = EPOLLIN
-        event.data.u64 = 1
+        event.data.u64 = EV_WAKE
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, self.wake_fd, &event) < 0:
             raise OSError(errno, "epoll_ctl")
         self.listen_fd = listen_fd
@@ -92,26 +93,42 @@ cdef class Loop:
             self.epfd = -1
             close(fd)
 
-    def request_stop(self, double timeout):
-        """Begin a graceful stop; safe from any thread and from signal
-        handlers. run() returns once every connection is closed or
-        `timeout` seconds have passed."""
+    def request_stop(self, timeout=None):
+        """Begin a graceful stop; safe from any thread, from signal handlers
+        and from a handler. run() returns once every connection is closed or
+        `timeout` seconds (default: the loop's stop_timeout) have passed."""
+        self.begin_stop(self.stop_timeout if timeout is None else timeout)
+
+    cdef int begin_stop(self, double timeout) except -1:
         cdef uint64_t one = 1
-        self.stop_timeout = timeout
+        self.drain_timeout = timeout
         if self.wake_fd >= 0:
             write(self.wake_fd, &one, 8)
+        return 0
+
+    def in_loop_thread(self):
+        """Whether the calling thread is the one running this loop."""
+        return self.running and PyThread_get_thread_ident() == self.thread_id
 
     def run(self):
-        """Serve until request_stop() has been called and the drain is done."""
+        """Serve until request_stop() has been called and the drain is done.
+        Raises RuntimeError if the loop is already running (in this or any
+        other thread) or has run and stopped."""
         cdef epoll_event events[MAX_EVENTS]
         cdef int epfd = self.epfd
         cdef int n, i, timeout_ms
         cdef double wake_at
         cdef uint64_t counter
+        cdef uint64_t data
         cdef Conn conn
+        # Checked and set under the GIL, with nothing between that could
+        # release it: two threads cannot both get past here.
+        if self.running:
+            raise RuntimeError("this loop is already running")
         if epfd < 0:
             raise RuntimeError("this loop has already run and stopped")
         self.running = True
+        self.thread_id = PyThread_get_thread_ident()
         try:
             while True:
                 wake_at = min(self.next_sweep, self.accept_resume_at)
@@ -131,9 +148,10 @@ cdef class Loop:
                 PyErr_CheckSignals()
                 self.tick()
                 for i in range(n):
-                    if events[i].data.u64 == 0:
+                    data = events[i].data.u64
+                    if data == EV_LISTENER:
                         self.accept_ready()
-                    elif events[i].data.u64 == 1:
+                    elif data == EV_WAKE:
                         read(self.wake_fd, &counter, 8)
                         if not self.draining:
                             self.begin_drain()
@@ -156,24 +174,19 @@ cdef class Loop:
                 conn.abort()
             self.graveyard.clear()
             self.close_listener()
-            self.file_cache.clear()             # closes the cached descriptors
-            self.static_targets.clear()
+            self.files.clear()
             self.close_descriptors()
 
     cdef int tick(self) except -1:
         cdef timespec ts
-        cdef time_t second
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
         self.now = ts.tv_sec + ts.tv_nsec * 1e-9
-        second = time(NULL)
-        if second != self.date_second:
-            self.date_second = second
-            format_date_line(second, self.date_line)
+        refresh_date()
         return 0
 
     cdef int on_event(self, Conn conn, unsigned int events) except -1:
         # A failure here is a bug in fastcore, not in a handler (handlers'
-        # exceptions are answered with 500): log it and drop only this
+        # failures are answered with 500): log it and drop only this
         # connection.
         try:
             if events & EPOLLOUT:
@@ -193,25 +206,24 @@ cdef class Loop:
         # connected before the listener closed).
         cdef sockaddr_storage addr
         cdef socklen_t addrlen
-        cdef int listen_fd = self.listen_fd
-        cdef int fd, err, accepted = 0
+        cdef int fd, err, outcome, accepted = 0
         cdef epoll_event event
         cdef Conn conn
-        if listen_fd < 0:
+        if self.listen_fd < 0:
             return 0                    # closed earlier in this batch of events
         while everything or accepted < ACCEPT_BATCH:
-            if self.n_conns >= self.max_connections and not everything:
+            if self.n_conns >= self.limits.max_connections and not everything:
                 # Leave the rest in the backlog until a connection closes.
                 return self.pause_accepting(INFINITY)
             addrlen = sizeof(addr)
-            with nogil:
-                fd = accept4(listen_fd, <sockaddr*>&addr, &addrlen,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC)
+            fd = accept4(self.listen_fd, <sockaddr*>&addr, &addrlen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC)
             if fd < 0:
                 err = errno
-                if err == EAGAIN:
+                outcome = io_outcome(err)
+                if outcome == IO_AGAIN:
                     return 0
-                if err == EINTR or err == ECONNABORTED or err == EPROTO:
+                if outcome == IO_RETRY or err == ECONNABORTED or err == EPROTO:
                     continue
                 # EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or
                 # memory. Stop listening instead of spinning on a socket
@@ -249,7 +261,7 @@ cdef class Loop:
         if self.accepting or self.listen_fd < 0 or self.draining:
             return 0
         event.events = EPOLLIN
-        event.data.u64 = 0
+        event.data.u64 = EV_LISTENER
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, self.listen_fd, &event) < 0:
             raise OSError(errno, "epoll_ctl")
         self.accepting = True
@@ -269,12 +281,12 @@ cdef class Loop:
         # take them in, then close the listener, so that new connections
         # are refused only from here on.
         self.draining = True
-        self.drain_deadline = self.now + self.stop_timeout
+        self.drain_deadline = self.now + self.drain_timeout
         self.accept_ready(True)
         self.close_listener()
         for conn in list(self.conns):
             try:
-                (<Conn>conn).drain_on_stop()
+                (<Conn>conn).on_stop()
             except Exception:
                 self.logger.exception("internal error on a connection")
                 (<Conn>conn).abort()
@@ -289,13 +301,7 @@ cdef class Loop:
             if conn.fd < 0:
                 continue
             try:
-                if conn.events & EPOLLOUT and now >= conn.wdeadline:
-                    conn.on_write_timeout()
-                elif (conn.events & EPOLLOUT and conn.kernel_queued < 0
-                        and now >= conn.wbaseline_at):
-                    conn.note_stall()
-                elif conn.events & EPOLLIN and now >= conn.deadline:
-                    conn.on_timeout()
+                conn.on_tick(now)
             except Exception:
                 self.logger.exception("internal error on a connection")
                 conn.abort()
@@ -311,57 +317,6 @@ cdef class Loop:
         if not self.accepting:
             # A descriptor and a connection slot just came free.
             self.resume_accepting()
-
-    # -- files --------------------------------------------------------------
-
-    cdef FileEntry open_file(self, str path):
-        # An open descriptor for path, from the cache while the file is
-        # unchanged; raises OSError like open().
-        cdef FileEntry entry = self.file_cache.get(path)
-        if entry is not None:
-            if self.now - entry.checked < FILE_RECHECK:
-                return entry
-            if entry_is_current(entry):
-                # Moved to the end: the cache evicts the least recently
-                # checked file, an LRU order kept at no cost per request.
-                del self.file_cache[path]
-                self.file_cache[path] = entry
-                entry.checked = self.now
-                return entry
-            self.forget_file(entry)
-        entry = open_file_entry(path, self.now)
-        if self.file_cache_size:
-            if len(self.file_cache) >= self.file_cache_size:
-                # Evict the oldest; a segment still sending it keeps its
-                # descriptor open until done.
-                self.forget_file(self.file_cache[next(iter(self.file_cache))])
-            self.file_cache[path] = entry
-        return entry
-
-    cdef int remember_target(self, bytes target, FileEntry entry, bytes extra) except -1:
-        # Only a cached entry may be remembered, so that the static targets
-        # never keep a descriptor the cache has let go.
-        cdef object previous
-        if self.file_cache.get(entry.path) is not entry:
-            return 0
-        previous = self.static_targets.pop(target, None)
-        if previous is not None:
-            (<FileEntry>previous[0]).targets.remove(target)
-        elif len(self.static_targets) >= self.file_cache_size:
-            oldest = next(iter(self.static_targets))
-            (<FileEntry>self.static_targets.pop(oldest)[0]).targets.remove(oldest)
-        self.static_targets[target] = (entry, extra)
-        entry.targets.append(target)
-        return 0
-
-    cdef void forget_file(self, FileEntry entry):
-        # Drop a file from the cache and every static target that leads to
-        # it; its descriptor closes once no segment is sending it.
-        if self.file_cache.get(entry.path) is entry:
-            del self.file_cache[entry.path]
-        for target in entry.targets:
-            del self.static_targets[target]
-        entry.targets.clear()
 
     @property
     def connections(self):

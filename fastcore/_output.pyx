@@ -1,251 +1,277 @@
-# A connection's output: the write buffer, the queue behind it, and sending
-# them with send(2), sendmsg(2) and sendfile(2).
-#
-# Responses are serialised into wbuf (a C buffer per connection). Bodies
-# over COPY_BODY_MAX and files are not copied: they wait in the queue, in
-# order with sealed wbuf segments, or, for a file after wbuf with nothing
-# queued, in the tail slot. Functions of a Conn rather than methods only so
-# that this part has a file of its own; the calls cost the same.
+# A connection's output (see _output.pxd): the write buffer, the queue behind
+# it, the tail slot, and sending them with send(2), sendmsg(2) and
+# sendfile(2). It only sends and reports what happened (OUT_*): the
+# connection decides what that means. The GIL is held throughout: every call
+# here is non-blocking and takes microseconds.
 
 
-cdef inline void out_put(Conn self, bytes data):
-    # Append to wbuf; the caller has reserved the room.
-    memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-    self.wlen += PyBytes_GET_SIZE(data)
+@cython.final
+cdef class Output:
 
+    def __cinit__(self, int fd):
+        self.fd = fd
 
-cdef int out_reserve(Conn self, Py_ssize_t extra) except -1:
-    # Room in wbuf for `extra` more bytes; every write starts here.
-    cdef Py_ssize_t need
-    cdef Py_ssize_t size
-    cdef char* grown
-    if self.tail_entry is not None:
-        out_spill_tail(self)       # what is written next goes after the file
-    need = self.wlen + extra
-    if need <= self.wcap:
-        return 0
-    size = self.wcap * 2 if self.wcap else 4096
-    while size < need:
-        size *= 2
-    grown = <char*>PyMem_Realloc(self.wbuf, size)
-    if grown is NULL:
-        raise MemoryError()
-    self.wbuf = grown
-    self.wcap = size
-    return 0
+    def __dealloc__(self):
+        self.release()
 
-
-cdef int out_seal(Conn self) except -1:
-    # Move wbuf's unsent bytes to the queue, ahead of what follows.
-    if self.queue is None:
-        self.queue = []
-        self.qhead = 0
-        self.qoff = 0
+    cdef void release(self):
+        # Drop everything unsent (the connection is closing).
+        if self.wbuf is not NULL:
+            PyMem_Free(self.wbuf)
+            self.wbuf = NULL
+        self.wlen = self.wsent = self.wcap = 0
+        self.queue = None
         self.qbytes = 0
-    if self.wlen > self.wsent:
-        self.queue.append(PyBytes_FromStringAndSize(
-            self.wbuf + self.wsent, self.wlen - self.wsent))
-        self.qbytes += self.wlen - self.wsent
-    self.wlen = 0
-    self.wsent = 0
-    return 0
+        self.tail_entry = None
+        self.tail_remaining = 0
 
+    # -- filling ------------------------------------------------------------
 
-cdef int out_queue_file(Conn self, FileEntry entry, off_t offset,
-                        Py_ssize_t length) except -1:
-    # Queue `length` bytes of a file from `offset`, after what wbuf holds.
-    cdef FileSegment segment = FileSegment.__new__(FileSegment)
-    segment.entry = entry
-    segment.offset = offset
-    segment.remaining = length
-    out_seal(self)
-    self.queue.append(segment)
-    self.qbytes += length
-    return 0
-
-
-cdef int out_spill_tail(Conn self) except -1:
-    # Turn the tail slot into queue items, in order: wbuf, then the file.
-    cdef FileEntry entry = self.tail_entry
-    self.tail_entry = None
-    return out_queue_file(self, entry, self.tail_offset, self.tail_remaining)
-
-
-cdef Py_ssize_t out_pending(Conn self):
-    cdef Py_ssize_t left = self.wlen - self.wsent
-    if self.queue is not None:
-        left += self.qbytes
-    if self.tail_entry is not None:
-        left += self.tail_remaining
-    return left
-
-
-cdef int out_send_wbuf(Conn self) except -1:
-    # wbuf in one send, then the tail file if there is one; the bytes
-    # before a file go with MSG_MORE so that they and the first file
-    # bytes leave in one segment.
-    cdef int fd = self.fd
-    cdef ssize_t n
-    cdef int err
-    cdef int flags = MSG_NOSIGNAL
-    cdef Py_ssize_t size = self.wlen - self.wsent
-    cdef char* data
-    if self.tail_entry is not None:
-        flags |= MSG_MORE
-    if size:
-        data = self.wbuf + self.wsent
-        with nogil:
-            n = send(fd, data, size, flags)
-        if n < 0:
-            err = errno
-            if err != EAGAIN and err != EINTR:
-                self.abort()                 # EPIPE, ECONNRESET: the client left
+    cdef int reserve(self, Py_ssize_t extra) except -1:
+        # Room in wbuf for `extra` more bytes; every write into wbuf starts
+        # here.
+        cdef Py_ssize_t need
+        cdef Py_ssize_t size
+        cdef char* grown
+        if self.tail_entry is not None:
+            self.spill_tail()        # what is written next goes after the file
+        need = self.wlen + extra
+        if need <= self.wcap:
             return 0
-        if n < size:
-            self.wsent += n
-            if n:
-                self.wdeadline = self.loop.now + self.loop.write_timeout
+        size = self.wcap * 2 if self.wcap else 4096
+        while size < need:
+            size *= 2
+        grown = <char*>PyMem_Realloc(self.wbuf, size)
+        if grown is NULL:
+            raise MemoryError()
+        self.wbuf = grown
+        self.wcap = size
+        return 0
+
+    cdef inline void put(self, bytes data):
+        # Append to wbuf; the caller has reserved the room.
+        memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        self.wlen += PyBytes_GET_SIZE(data)
+
+    cdef inline void put_raw(self, const char* data, Py_ssize_t size):
+        memcpy(self.wbuf + self.wlen, data, size)
+        self.wlen += size
+
+    cdef int add_bytes(self, bytes data) except -1:
+        # Queue a large body as it is, after what wbuf holds: never copied.
+        self.seal()
+        self.queue.append(data)
+        self.qbytes += PyBytes_GET_SIZE(data)
+        return 0
+
+    cdef int add_file(self, FileEntry entry, off_t offset, Py_ssize_t length) except -1:
+        # `length` bytes of a file from `offset`, after what wbuf holds. In
+        # the common case (nothing queued) it waits in the tail slot: no
+        # queue item, no copy of the headers.
+        if self.queue is None and self.tail_entry is None:
+            self.tail_entry = entry
+            self.tail_offset = offset
+            self.tail_remaining = length
             return 0
+        return self.queue_file(entry, offset, length)
+
+    cdef int queue_file(self, FileEntry entry, off_t offset, Py_ssize_t length) except -1:
+        cdef FileSegment segment = FileSegment.__new__(FileSegment)
+        segment.entry = entry
+        segment.offset = offset
+        segment.remaining = length
+        self.seal()
+        self.queue.append(segment)
+        self.qbytes += length
+        return 0
+
+    cdef int seal(self) except -1:
+        # Move wbuf's unsent bytes to the queue, ahead of what follows.
+        if self.queue is None:
+            self.queue = []
+            self.qhead = 0
+            self.qoff = 0
+            self.qbytes = 0
+        if self.wlen > self.wsent:
+            self.queue.append(PyBytes_FromStringAndSize(
+                self.wbuf + self.wsent, self.wlen - self.wsent))
+            self.qbytes += self.wlen - self.wsent
         self.wlen = 0
         self.wsent = 0
-    if self.tail_entry is not None:
-        out_send_tail(self)
-    return 0
-
-
-cdef int out_send_tail(Conn self) except -1:
-    cdef off_t offset = self.tail_offset
-    cdef Py_ssize_t n = out_send_file_part(self, self.tail_entry, &offset,
-                                           self.tail_remaining)
-    if n <= 0:
         return 0
-    self.tail_offset = offset
-    self.tail_remaining -= n
-    self.wdeadline = self.loop.now + self.loop.write_timeout
-    if not self.tail_remaining:
+
+    cdef int spill_tail(self) except -1:
+        # Turn the tail slot into queue items, in order: wbuf, then the file.
+        cdef FileEntry entry = self.tail_entry
         self.tail_entry = None
-    return 0
+        return self.queue_file(entry, self.tail_offset, self.tail_remaining)
 
+    cdef Py_ssize_t pending(self):
+        cdef Py_ssize_t left = self.wlen - self.wsent
+        if self.queue is not None:
+            left += self.qbytes
+        if self.tail_entry is not None:
+            left += self.tail_remaining
+        return left
 
-cdef Py_ssize_t out_send_file_part(Conn self, FileEntry entry, off_t* offset,
-                                   Py_ssize_t remaining) except -1:
-    # sendfile(2) from *offset, advancing it; the bytes sent, or 0 when
-    # the socket is full or the connection has just been closed. The GIL
-    # is released: a page-cache miss makes this wait for the disk.
-    cdef int out_fd = self.fd
-    cdef int in_fd = entry.fd
-    cdef size_t count = remaining if remaining < 0x7ffff000 else 0x7ffff000
-    cdef ssize_t n
-    cdef int err
-    with nogil:
-        n = sendfile(out_fd, in_fd, offset, count)
-    if n < 0:
-        err = errno
-        if err != EAGAIN and err != EINTR:
-            self.abort()
-        return 0
-    if n == 0:
-        self.file_shrank(entry)
-    return n
+    # -- sending ------------------------------------------------------------
 
+    cdef int send(self) except -1:
+        # Send as much as the socket takes, with as few syscalls as
+        # possible: every response produced by one read leaves in one send.
+        if self.queue is not None:
+            return self.send_queue()
+        return self.send_wbuf()
 
-cdef int out_send_queue(Conn self) except -1:
-    # Send queued items in order until the socket is full or nothing is
-    # left: runs of bytes with one sendmsg(2), files with sendfile(2).
-    # Bytes just before a file go with MSG_MORE, so that headers and
-    # the first file bytes leave in one segment.
-    cdef iovec iov[MAX_IOV]
-    cdef msghdr msg
-    cdef int fd
-    cdef Py_ssize_t count, i, total, item_len
-    cdef ssize_t n
-    cdef int err, flags
-    cdef bint full = False
-    cdef object item
-    cdef bytes data
-    cdef list queue
-    out_seal(self)
-    queue = self.queue
-    while self.queue is not None:
-        fd = self.fd
-        item = queue[self.qhead]
-        if type(item) is FileSegment:
-            if not out_send_file(self, <FileSegment>item):
-                return 0
-            continue
-        count = 0
-        total = 0
-        flags = MSG_NOSIGNAL
-        i = self.qhead
-        while i < len(queue) and count < MAX_IOV:
-            item = queue[i]
+    cdef int send_wbuf(self) except -1:
+        # wbuf in one send, then the tail file if there is one; the bytes
+        # before a file go with MSG_MORE so that they and the first file
+        # bytes leave in one segment.
+        cdef ssize_t n
+        cdef int flags = MSG_NOSIGNAL
+        cdef Py_ssize_t size = self.wlen - self.wsent
+        cdef Py_ssize_t sent = 0
+        cdef int outcome
+        cdef off_t offset
+        if self.tail_entry is not None:
+            flags |= MSG_MORE
+        while size:
+            n = send(self.fd, self.wbuf + self.wsent, size, flags)
+            if n < 0:
+                outcome = io_outcome(errno)
+                if outcome == IO_RETRY:
+                    continue
+                return OUT_BLOCKED if outcome == IO_AGAIN else OUT_GONE
+            self.sent += n
+            if n < size:
+                self.wsent += n
+                return OUT_BLOCKED
+            self.wlen = 0
+            self.wsent = 0
+            size = 0
+        if self.tail_entry is None:
+            return OUT_DONE
+        offset = self.tail_offset
+        outcome = self.send_file_part(self.tail_entry, &offset,
+                                      self.tail_remaining, &sent)
+        self.tail_offset = offset
+        self.tail_remaining -= sent
+        if not self.tail_remaining or outcome == OUT_SHRANK:
+            self.tail_entry = None
+        return outcome
+
+    cdef int send_file_part(self, FileEntry entry, off_t* offset,
+                            Py_ssize_t remaining, Py_ssize_t* sent) except -1:
+        # sendfile(2) from *offset until the socket is full or `remaining`
+        # bytes are sent; *sent says how many. OUT_DONE means the call took
+        # all the kernel would give (not that the file is done).
+        cdef size_t count
+        cdef ssize_t n
+        cdef int outcome
+        while remaining:
+            count = remaining if remaining < 0x7ffff000 else 0x7ffff000
+            n = sendfile(self.fd, entry.fd, offset, count)
+            if n < 0:
+                outcome = io_outcome(errno)
+                if outcome == IO_RETRY:
+                    continue
+                return OUT_BLOCKED if outcome == IO_AGAIN else OUT_GONE
+            if n == 0:
+                # The file ended before the length its response announced.
+                self.shrunk = entry
+                return OUT_SHRANK
+            sent[0] += n
+            remaining -= n
+            self.sent += n
+            if <size_t>n < count:
+                return OUT_BLOCKED if remaining else OUT_DONE     # the socket is full
+        return OUT_DONE
+
+    cdef int send_queue(self) except -1:
+        # Send queued items in order until the socket is full or nothing is
+        # left: runs of bytes with one sendmsg(2), files with sendfile(2).
+        # Bytes just before a file go with MSG_MORE, so that headers and the
+        # first file bytes leave in one segment.
+        cdef iovec iov[MAX_IOV]
+        cdef msghdr msg
+        cdef Py_ssize_t count, i, total, item_len
+        cdef Py_ssize_t sent
+        cdef ssize_t n
+        cdef int flags, outcome
+        cdef object item
+        cdef bytes data
+        cdef FileSegment segment
+        cdef list queue
+        cdef off_t offset
+        self.seal()
+        queue = self.queue
+        while self.queue is not None:
+            item = queue[self.qhead]
             if type(item) is FileSegment:
-                flags |= MSG_MORE
-                break
-            data = <bytes>item
-            iov[count].iov_base = PyBytes_AS_STRING(data)
-            iov[count].iov_len = PyBytes_GET_SIZE(data)
-            if i == self.qhead:
-                iov[count].iov_base = PyBytes_AS_STRING(data) + self.qoff
-                iov[count].iov_len -= self.qoff
-            total += iov[count].iov_len
-            count += 1
-            i += 1
-        memset(&msg, 0, sizeof(msg))
-        msg.msg_iov = iov
-        msg.msg_iovlen = count
-        with nogil:
-            n = sendmsg(fd, &msg, flags)
-        if n < 0:
-            err = errno
-            if err != EAGAIN and err != EINTR:
-                self.abort()
-            return 0
-        out_progress(self, n)
-        if n < total:
-            full = True                      # the socket took only part
-        while n > 0:
-            item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
-            if n >= item_len:
-                n -= item_len
-                out_pop_item(self)
-            else:
-                self.qoff += n
-                n = 0
-        if full:
-            return 0
-    return 0
+                segment = <FileSegment>item
+                sent = 0
+                offset = segment.offset
+                outcome = self.send_file_part(segment.entry, &offset,
+                                              segment.remaining, &sent)
+                segment.offset = offset
+                segment.remaining -= sent
+                self.qbytes -= sent
+                if outcome != OUT_DONE:
+                    return outcome
+                if segment.remaining:
+                    return OUT_BLOCKED
+                self.pop_item()
+                continue
+            count = 0
+            total = 0
+            flags = MSG_NOSIGNAL
+            i = self.qhead
+            while i < len(queue) and count < MAX_IOV:
+                item = queue[i]
+                if type(item) is FileSegment:
+                    flags |= MSG_MORE
+                    break
+                data = <bytes>item
+                iov[count].iov_base = PyBytes_AS_STRING(data)
+                iov[count].iov_len = PyBytes_GET_SIZE(data)
+                if i == self.qhead:
+                    iov[count].iov_base = PyBytes_AS_STRING(data) + self.qoff
+                    iov[count].iov_len -= self.qoff
+                total += iov[count].iov_len
+                count += 1
+                i += 1
+            memset(&msg, 0, sizeof(msg))
+            msg.msg_iov = iov
+            msg.msg_iovlen = count
+            n = sendmsg(self.fd, &msg, flags)
+            if n < 0:
+                outcome = io_outcome(errno)
+                if outcome == IO_RETRY:
+                    continue
+                return OUT_BLOCKED if outcome == IO_AGAIN else OUT_GONE
+            self.sent += n
+            self.qbytes -= n
+            if n < total:
+                # The socket took only part: account for it and wait.
+                while n > 0:
+                    item_len = PyBytes_GET_SIZE(<bytes>queue[self.qhead]) - self.qoff
+                    if n >= item_len:
+                        n -= item_len
+                        self.pop_item()
+                    else:
+                        self.qoff += n
+                        n = 0
+                return OUT_BLOCKED
+            for i in range(count):
+                self.pop_item()
+        return OUT_DONE
 
-
-cdef bint out_send_file(Conn self, FileSegment segment) except -1:
-    # The next part of a queued file; True when it is all sent.
-    cdef off_t offset = segment.offset
-    cdef Py_ssize_t n = out_send_file_part(self, segment.entry, &offset,
-                                           segment.remaining)
-    if n <= 0:
-        return False
-    segment.offset = offset
-    segment.remaining -= n
-    out_progress(self, n)
-    if segment.remaining:
-        return False
-    out_pop_item(self)
-    return True
-
-
-cdef inline void out_progress(Conn self, Py_ssize_t n):
-    # n queued bytes left: the client is reading.
-    if n > 0:
-        self.qbytes -= n
-        self.wdeadline = self.loop.now + self.loop.write_timeout
-
-
-cdef void out_pop_item(Conn self):
-    self.queue[self.qhead] = None
-    self.qhead += 1
-    self.qoff = 0
-    if self.qhead == len(self.queue):
-        self.queue = None
-    elif self.qhead > 64:
-        del self.queue[:self.qhead]
-        self.qhead = 0
+    cdef void pop_item(self):
+        self.queue[self.qhead] = None
+        self.qhead += 1
+        self.qoff = 0
+        if self.qhead == len(self.queue):
+            self.queue = None
+        elif self.qhead > 64:
+            del self.queue[:self.qhead]
+            self.qhead = 0

@@ -2,9 +2,8 @@
 # it keeps what the parser produced (raw bytes) and decodes each part only
 # when a handler asks for it.
 
-cdef dict _METHOD_NAMES = {m.encode(): m for m in (
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
-    "CONNECT")}
+# The methods' str objects, made once rather than decoded per request.
+cdef dict _METHOD_NAMES = {m.encode(): m for m in STANDARD_METHODS}
 
 
 @cython.final

@@ -1,69 +1,94 @@
-# Responses into a connection's output: the status line and fields a
+# Responses into a connection's Output: the status line and fields a
 # handler's result was prepared with, then Server, Date, Content-Length and
-# Connection, then the body (copied when small, queued when large) or a
-# file segment that sendfile(2) sends; and the engine's own error answers.
-# Functions of a Conn rather than methods so that this part has a file of
-# its own; the calls cost the same.
+# Connection, then the body (copied when small, queued when large) or a file
+# range that sendfile(2) sends; and the engine's own answers (errors, 100).
+#
+# A result is checked and converted before anything is written, so a bad one
+# becomes a 500 with nothing of it in the output.
+
+cdef bytes OK_HEAD = OK_HTML_HEAD                # 200 and text/html
+cdef bytes OK_LINE = status_line(200)
+cdef bytes CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+# status -> (head, body) of the engine's plain-text answer, for any status,
+# built on first use (statuses are three digits: the dict stays small).
+cdef dict ERROR_PARTS = {}
+# Besides FileNotFoundError, NotADirectoryError and IsADirectoryError: what
+# open(2) says of a path that names no file to send (a symlink loop, a name
+# too long, a socket or a device without its driver).
+cdef tuple NOT_A_FILE = (ELOOP, ENAMETOOLONG, ENXIO, ENODEV)
 
 
-cdef int write_result(Conn self, object result, Request request) except -1:
-    cdef Loop loop = self.loop
+cdef tuple error_parts(int status):
+    cdef object parts = ERROR_PARTS.get(status)
+    if parts is None:
+        parts = ERROR_PARTS[status] = (error_head(status), error_body(status))
+    return <tuple>parts
+
+
+cdef int write_result(Output out, Loop loop, object result, Request request,
+                      bint close) except -1:
+    # Raises TypeError (or UnicodeEncodeError) for a result that cannot be
+    # sent, before writing anything.
     cdef object kind = type(result)
     cdef bint head_only = is_head_method(request._method)
-    cdef bint close = not request.keep_alive
+    cdef object head, body
     if kind is bytes:
-        return write_response(self, loop.ok_head, <bytes>result, 200,
-                              head_only, close, request._version)
-    if kind is str:
-        return write_response(self, loop.ok_head, PyUnicode_AsUTF8String(result),
-                              200, head_only, close, request._version)
-    if isinstance(result, Response):
-        return write_response(self, (<object>result)._head, (<object>result).body,
-                              (<object>result).status, head_only, close,
+        return write_response(out, OK_HEAD, <bytes>result, 200, head_only, close,
                               request._version)
+    if kind is str:
+        return write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
+                              head_only, close, request._version)
+    if isinstance(result, Response):
+        head = (<object>result)._head
+        body = (<object>result)._body
+        if type(head) is not bytes or type(body) is not bytes:
+            raise TypeError(f"a broken Response reached the server: {result!r}")
+        return write_response(out, <bytes>head, <bytes>body, (<object>result)._status,
+                              head_only, close, request._version)
     if isinstance(result, FileResponse):
-        return write_file_response(self, result, request)
-    loop.logger.error(
-        "handler for %s %s returned %s; expected bytes, str, Response "
-        "or FileResponse",
-        request.method, request.target, kind.__name__)
-    return write_error(self, 500, close)
+        return write_file_response(out, loop, result, request, close)
+    if isinstance(result, str):
+        # A str subclass, such as a template engine's Markup.
+        return write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
+                              head_only, close, request._version)
+    if isinstance(result, bytes):
+        return write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
+                              request._version)
+    raise TypeError(f"the handler returned {kind.__name__}; expected bytes, str, "
+                    "Response or FileResponse")
 
 
-cdef int write_response(Conn self, bytes head, bytes body, int status,
+cdef int write_response(Output out, bytes head, bytes body, int status,
                         bint head_only, bint close, int version) except -1:
-    # One response into wbuf: the prepared status line and fields, the
-    # fields every response gets, then the body. A large body is queued
-    # as it is, never copied.
+    # One response: the prepared status line and fields, the fields every
+    # response gets, then the body. A large body is queued as it is, never
+    # copied.
     cdef Py_ssize_t body_len = PyBytes_GET_SIZE(body)
     cdef bint has_body = status >= 200 and status != 204 and status != 304
     cdef bint copy_body
     if not has_body:
         body_len = 0
     copy_body = not head_only and body_len <= COPY_BODY_MAX
-    out_reserve(self, PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
-    out_put(self, head)
-    write_tail(self, body_len if has_body else -1, close, version)
+    out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
+    out.put(head)
+    write_tail(out, body_len if has_body else -1, close, version)
     if head_only or body_len == 0:
         return 0
     if copy_body:
-        memcpy(self.wbuf + self.wlen, PyBytes_AS_STRING(body), body_len)
-        self.wlen += body_len
-    else:
-        out_seal(self)
-        self.queue.append(body)
-        self.qbytes += body_len
-    return 0
+        out.put_raw(PyBytes_AS_STRING(body), body_len)
+        return 0
+    return out.add_bytes(body)
 
 
-cdef int write_tail(Conn self, Py_ssize_t content_length, bint close,
+cdef int write_tail(Output out, Py_ssize_t content_length, bint close,
                     int version) except -1:
     # Server, Date, Content-Length (unless negative), Connection and the
     # blank line; the caller has reserved TAIL_MAX bytes.
-    cdef char* p = self.wbuf + self.wlen
+    cdef char tail[TAIL_MAX]
+    cdef char* p = tail
     memcpy(p, SERVER_LINE, SERVER_LINE_LEN)
     p += SERVER_LINE_LEN
-    memcpy(p, self.loop.date_line, DATE_LINE_LEN)
+    memcpy(p, DATE_LINE, DATE_LINE_LEN)
     p += DATE_LINE_LEN
     if content_length >= 0:
         memcpy(p, b"Content-Length: ", 16)
@@ -80,82 +105,85 @@ cdef int write_tail(Conn self, Py_ssize_t content_length, bint close,
         p += 24
     p[0] = b"\r"
     p[1] = b"\n"
-    self.wlen = (p + 2) - self.wbuf
+    out.put_raw(tail, p + 2 - tail)
     return 0
 
 
-cdef int write_file(Conn self, FileEntry entry, bytes type_line, bytes extra,
-                    Request request) except -1:
-    # A file response: status, fields, then a segment that sendfile(2)
-    # sends from the page cache.
-    cdef Loop loop = self.loop
+cdef int write_file(Output out, Loop loop, FileEntry entry, bytes type_line,
+                    bytes extra, Request request, bint close) except -1:
+    # A file response: status, fields, then a range that sendfile(2) sends
+    # from the page cache.
     cdef bytes method = request._method
+    cdef bint head_only = is_head_method(method)
     cdef int status = 200
     cdef Py_ssize_t start = 0
     cdef Py_ssize_t length
     cdef bytes range_line = b""
-    cdef bytes status_line = loop.ok_line
-    cdef bint close = not request.keep_alive
+    cdef bytes line = OK_LINE
+    cdef tuple parts
     if not entry_unchanged(entry):
         # Rewritten in place since it was described: describe it again
         # rather than send new bytes under the old length and ETag.
-        loop.forget_file(entry)
+        loop.files.forget(entry)
         try:
-            entry = loop.open_file(entry.path)
+            entry = loop.files.open(entry.path, loop.now)
         except OSError:
-            return write_error(self, 404, close)
+            return write_error(out, 404, close, head_only, request._version)
     length = entry.size
     if has_conditional_fields(request._raw_headers):
         status, start, length, range_line = evaluate(
             method, request._raw_headers, entry.size, entry.etag,
             entry.last_modified, entry.mtime)
         if status == 412 or status == 416:
-            return write_response(self, loop.error_heads[status] + range_line,
-                                  loop.error_bodies[status], status, False, close,
-                                  request._version)
-        status_line = loop.status_lines[status]
-    out_reserve(self, PyBytes_GET_SIZE(status_line) + PyBytes_GET_SIZE(type_line)
+            parts = error_parts(status)
+            return write_response(out, <bytes>parts[0] + range_line, <bytes>parts[1],
+                                  status, head_only, close, request._version)
+        line = status_line(status)
+    out.reserve(PyBytes_GET_SIZE(line) + PyBytes_GET_SIZE(type_line)
                 + PyBytes_GET_SIZE(entry.validators) + PyBytes_GET_SIZE(extra)
                 + PyBytes_GET_SIZE(range_line) + TAIL_MAX)
-    out_put(self, status_line)
-    out_put(self, type_line)
-    out_put(self, entry.validators)
-    out_put(self, extra)
-    out_put(self, range_line)
-    write_tail(self, -1 if status == 304 else length, close, request._version)
-    if status == 304 or length == 0 or is_head_method(method):
+    out.put(line)
+    out.put(type_line)
+    out.put(entry.validators)
+    out.put(extra)
+    out.put(range_line)
+    write_tail(out, -1 if status == 304 else length, close, request._version)
+    if status == 304 or length == 0 or head_only:
         return 0
-    if self.queue is None:
-        # The common case: the file follows what is in wbuf, with
-        # nothing queued. Kept in the tail slot: no queue, no copy.
-        self.tail_entry = entry
-        self.tail_offset = start
-        self.tail_remaining = length
-        return 0
-    return out_queue_file(self, entry, start, length)
+    return out.add_file(entry, start, length)
 
 
-cdef int write_file_response(Conn self, object response, Request request) except -1:
-    cdef Loop loop = self.loop
+cdef int write_file_response(Output out, Loop loop, object response,
+                             Request request, bint close) except -1:
     cdef FileEntry entry
     cdef object type_line
+    cdef bint head_only = is_head_method(request._method)
     try:
-        entry = loop.open_file(response.path)
+        entry = loop.files.open(response._path, loop.now)
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return write_error(self, 404, not request.keep_alive)
+        return write_error(out, 404, close, head_only, request._version)
     except PermissionError:
-        return write_error(self, 403, not request.keep_alive)
-    except OSError:
-        loop.logger.exception("cannot open %r", response.path)
-        return write_error(self, 500, not request.keep_alive)
+        return write_error(out, 403, close, head_only, request._version)
+    except OSError as exc:
+        if exc.errno in NOT_A_FILE:
+            return write_error(out, 404, close, head_only, request._version)
+        raise
     type_line = response._type_line
-    write_file(self, entry, entry.type_line if type_line is None else type_line,
-               response._head, request)
+    write_file(out, loop, entry, entry.type_line if type_line is None else type_line,
+               response._head, request, close)
     if response._cache_target is not None:
-        loop.remember_target(response._cache_target, entry, response._head)
+        loop.files.remember_target(response._cache_target, entry.path, response._head)
     return 0
 
 
-cdef int write_error(Conn self, int status, bint close) except -1:
-    return write_response(self, self.loop.error_heads[status],
-                          self.loop.error_bodies[status], status, False, close, 11)
+cdef int write_error(Output out, int status, bint close, bint head_only=False,
+                     int version=11) except -1:
+    cdef tuple parts = error_parts(status)
+    return write_response(out, <bytes>parts[0], <bytes>parts[1], status, head_only,
+                          close, version)
+
+
+cdef int write_continue(Output out) except -1:
+    out.reserve(PyBytes_GET_SIZE(CONTINUE_100))
+    out.put(CONTINUE_100)
+    return 0

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
+from fastcore._syntax import STANDARD_METHODS, TOKEN
 from fastcore.limits import LimitOptions, Limits
 from fastcore.responses import TEXT, FileResponse, Response, error_body
 from fastcore.static import StaticFiles
@@ -27,12 +28,6 @@ Result = bytes | str | Response | FileResponse
 Handler = Callable[["Request"], Result]
 H = TypeVar("H", bound=Handler)
 
-# Methods this server knows (RFC 9110 section 9 and PATCH, RFC 5789). A
-# method outside these and every route's own is answered 501, others that a
-# path does not take 405 (RFC 9110 sections 15.6.2 and 15.5.6).
-STANDARD_METHODS = frozenset((
-    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE",
-    "PATCH"))
 
 _PARAM = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)(?::(path))?}")
 
@@ -118,7 +113,7 @@ class App:
         if not names:
             raise ValueError("a route needs at least one method")
         for name in names:
-            if not re.fullmatch(r"[!#$%&'*+\-.^_`|~0-9A-Z]+", name):
+            if not TOKEN.fullmatch(name):
                 raise ValueError(f"invalid method {name!r}")
         regex = _compile(path)
         route = self._exact.get(path) if regex is None else next(

@@ -36,6 +36,10 @@ class HTTPError(Exception):
     def to_response(self) -> Response:
         from fastcore.responses import Response, error_body
 
+        if self.status in (204, 304):
+            # These carry no body (RFC 9110 sections 15.3.5 and 15.4.5).
+            return Response(b"", status=self.status, headers=self.headers,
+                            content_type=None)
         body = self.detail if self.detail is not None else error_body(self.status)
         return Response(body, status=self.status, headers=self.headers,
                         content_type="text/plain; charset=utf-8")

@@ -9,11 +9,13 @@ import socket
 import threading
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 
 from fastcore._core import Loop
-from fastcore.app import App
 from fastcore.limits import LimitOptions
+
+if TYPE_CHECKING:
+    from fastcore.app import App
 
 __all__ = ["Server"]
 
@@ -80,7 +82,8 @@ class Server:
             sock.setblocking(False)
             self.host, self.port = sock.getsockname()[:2]
             self._loop = Loop(sock.fileno(), self.app.engine_routes(),
-                              self.app.dispatch, self.limits, logger)
+                              self.app.dispatch, self.limits, logger,
+                              self.shutdown_timeout)
         except BaseException:
             sock.close()
             raise
@@ -100,10 +103,14 @@ class Server:
 
     # -- in a background thread ---------------------------------------------
 
+    def _claim(self) -> None:
+        # One loop serves in one thread, once.
+        if self._thread is not None or (self._loop is not None and self._loop.running):
+            raise RuntimeError("this server is already serving")
+
     def start(self) -> Server:
         """Listen, then serve in a daemon thread; returns at once."""
-        if self._thread is not None:
-            raise RuntimeError("this server has already been started")
+        self._claim()
         self.listen()
         self._thread = threading.Thread(
             target=self._serve, name=f"fastcore:{self.port}", daemon=True)
@@ -126,14 +133,17 @@ class Server:
         connection has closed by itself, False if `timeout` passed first
         (the rest are then reset). A handler that is still running when the
         timeout passes is not interrupted: stop() waits for it up to 5 s
-        more, then returns False with the loop still running."""
+        more, then returns False with the loop still running. Called from a
+        handler, it begins the stop and returns False at once."""
         if self._loop is None:
             return True
         if timeout is None:
             timeout = self.shutdown_timeout
         self._loop.request_stop(timeout)
         self.stopping = True
-        if threading.current_thread() is not self._thread:
+        if self._loop.in_loop_thread():
+            return False            # called by a handler: the drain has begun
+        if self._thread is not None or self._loop.running:
             self._done.wait(timeout + 5.0)
         return not self._loop.running and self._loop.forced_closes == 0
 
@@ -151,6 +161,7 @@ class Server:
         another thread, or, in the main thread, until SIGINT or SIGTERM
         (a second one stops at once). `ready` is called once the socket
         listens and the signal handlers are in place."""
+        self._claim()
         self.listen()
         assert self._loop is not None
         loop = self._loop

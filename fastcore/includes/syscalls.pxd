@@ -1,6 +1,6 @@
-# Extern declarations only: the Linux system calls the engine makes.
-# Every call that can block or enter the kernel is declared nogil so the loop
-# can release the GIL around it.
+# Extern declarations only: the Linux system calls and C functions the
+# engine uses, and nothing else. All are declared nogil, which allows a
+# release of the GIL; the engine releases it only around epoll_wait.
 
 from libc.stdint cimport uint32_t, uint64_t
 from posix.types cimport off_t
@@ -11,16 +11,8 @@ cdef extern from "<errno.h>" nogil:
     enum:
         EAGAIN
         EINTR
-        EMFILE
-        ENFILE
-        ENOBUFS
-        ENOMEM
         ECONNABORTED
-        ECONNRESET
-        EPIPE
         EPROTO
-        EPERM
-        EINVAL
 
 
 cdef extern from "<sys/uio.h>" nogil:
@@ -48,7 +40,6 @@ cdef extern from "<sys/socket.h>" nogil:
         SOCK_CLOEXEC
         MSG_NOSIGNAL
         MSG_MORE
-        MSG_DONTWAIT
         SHUT_WR
         SHUT_RDWR
         SOL_SOCKET
@@ -68,7 +59,6 @@ cdef extern from "<netinet/in.h>" nogil:
     enum:
         AF_INET
         AF_INET6
-        IPPROTO_TCP
     struct in_addr:
         uint32_t s_addr
     struct sockaddr_in:
@@ -93,11 +83,6 @@ cdef extern from "<linux/sockios.h>" nogil:
         SIOCOUTQ          # bytes in a socket's send queue not yet acknowledged
 
 
-cdef extern from "<netinet/tcp.h>" nogil:
-    enum:
-        TCP_CORK
-
-
 cdef extern from "<arpa/inet.h>" nogil:
     const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
     enum:
@@ -120,7 +105,6 @@ cdef extern from "<sys/epoll.h>" nogil:
         EPOLLOUT
         EPOLLERR
         EPOLLHUP
-        EPOLLRDHUP
         EPOLL_CLOEXEC
         EPOLL_CTL_ADD
         EPOLL_CTL_MOD
@@ -152,20 +136,14 @@ cdef extern from "<time.h>" nogil:
     struct timespec:
         time_t tv_sec
         long tv_nsec
-    struct tm:
-        pass
     enum:
-        CLOCK_MONOTONIC
         CLOCK_MONOTONIC_COARSE
     int clock_gettime(int clk, timespec* ts)
     time_t time(time_t* t)
-    tm* gmtime_r(const time_t* t, tm* result)
-    size_t strftime(char* s, size_t maxsize, const char* fmt, const tm* t)
 
 
 cdef extern from "<string.h>" nogil:
     void* memchr(const void* s, int c, size_t n)
     void* memrchr(const void* s, int c, size_t n)
     void* memcpy(void* dest, const void* src, size_t n)
-    void* memmove(void* dest, const void* src, size_t n)
     int strncasecmp(const char* a, const char* b, size_t n)
