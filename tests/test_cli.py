@@ -8,12 +8,7 @@ import sys
 import textwrap
 
 from conftest import require_tool
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from helpers import free_port
 
 
 def start(args, cwd=None):

@@ -1,33 +1,17 @@
 """Many clients at once."""
 
-import selectors
-import socket
-
-from conftest import request_bytes
+from helpers import ServerHung, request_bytes
 
 
-def test_1000_concurrent_connections_all_answered(server):
-    selector = selectors.DefaultSelector()
-    pending = {}
-    for _ in range(1000):
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.setblocking(False)
-        pending[sock] = b""
-    for sock in pending:
-        sock.send(request_bytes())
-        selector.register(sock, selectors.EVENT_READ)
-    expected = b"<h1>Hello, World!</h1>"
-    answered = 0
-    while answered < 1000:
-        events = selector.select(timeout=10)
-        assert events, f"only {answered} of 1000 answered"
-        for key, _ in events:
-            sock = key.fileobj
-            pending[sock] += sock.recv(65536)
-            if pending[sock].endswith(expected):
-                assert pending[sock].startswith(b"HTTP/1.1 200 OK\r\n")
-                selector.unregister(sock)
-                answered += 1
+def test_1000_concurrent_connections_all_answered(server, raw):
+    clients = [raw(server.port) for _ in range(1000)]
+    for client in clients:
+        client.send(request_bytes())
+    for index, client in enumerate(clients):
+        try:
+            response = client.response()
+        except ServerHung as exc:
+            raise AssertionError(f"client {index} of 1000 was not answered") from exc
+        assert (response.status, response.reason, response.body) == (
+            200, "OK", b"<h1>Hello, World!</h1>")
     assert server.connections == 1000
-    for sock in pending:
-        sock.close()

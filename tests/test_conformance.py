@@ -50,17 +50,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import serving
-from hardening import Conversation, EchoApp, parse_complete
+from apps import EchoApp
+from helpers import RawClient, parse_complete, serving
 
 CASES_FILE = os.environ.get("FASTCORE_GUNICORN_CASES") or os.path.join(
     os.path.dirname(__file__), "data", "gunicorn", "cases.json")
 with open(CASES_FILE) as _file:
     CASES = {case["name"]: case for case in json.load(_file)}
-
-# Each byte in a send of its own, with a pause between them so that the
-# server really reads them one at a time.
-BYTE_PACE = 2e-5
 
 # -- the limits mapping -----------------------------------------------------
 
@@ -328,45 +324,41 @@ def check_echo(response, expected: dict, where: str) -> None:
         f"{where}: Connection field {response.header('connection')!r}"
 
 
-def send(conv: Conversation, raw: bytes, mode: str) -> None:
-    conv.send(raw, mode, pace=BYTE_PACE if mode == "bytewise" else 0.0)
-
-
 def expect_accepted(server, app, raw: bytes, mode: str, requests: list[dict]) -> None:
     app.clear()                          # client ports are reused between tests
-    with Conversation(server.port) as conv:
-        send(conv, raw, mode)
-        responses = conv.read_responses(len(requests))
+    with RawClient(server.port) as client:
+        client.send(raw, mode)
+        responses = client.read_responses(len(requests))
         assert len(responses) == len(requests), \
-            f"{len(responses)} of {len(requests)} answered: {conv.received[:400]!r}"
+            f"{len(responses)} of {len(requests)} answered: {client.received[:400]!r}"
         for index, (response, expected) in enumerate(zip(responses, requests)):
             check_echo(response, expected, f"request {index + 1}")
         if not responses[-1].closes:
             # Anything beyond the expected requests would be answered now.
-            conv.shutdown_write()
-        conv.finish()
-        assert len(parse_complete(conv.received)) == len(requests), \
-            f"more answers than requests: {conv.received!r}"
-        assert len(app.seen_from(conv.local_port)) == len(requests)
+            client.shutdown_write()
+        client.finish()
+        assert len(parse_complete(client.received)) == len(requests), \
+            f"more answers than requests: {client.received!r}"
+        assert len(app.seen_from(client.local_port)) == len(requests)
 
 
 def expect_refused(server, app, raw: bytes, mode: str, refused: Refused,
                    answered: list[dict]) -> None:
     app.clear()                          # client ports are reused between tests
-    with Conversation(server.port) as conv:
-        send(conv, raw, mode)
+    with RawClient(server.port) as client:
+        client.send(raw, mode)
         if refused.at_eof:
-            conv.shutdown_write()
+            client.shutdown_write()
         # The server closes by itself: no half-close from the client.
-        conv.finish()
-        responses = parse_complete(conv.received)
+        client.finish()
+        responses = parse_complete(client.received)
         statuses = [r.status for r in responses]
         assert statuses == [200] * refused.answered + [refused.status], \
-            f"{statuses}: {conv.received[:600]!r}"
+            f"{statuses}: {client.received[:600]!r}"
         for index, response in enumerate(responses[:-1]):
             check_echo(response, answered[index], f"request {index + 1}")
         assert responses[-1].closes, "a refusal must say Connection: close"
-        assert len(app.seen_from(conv.local_port)) == refused.answered, \
+        assert len(app.seen_from(client.local_port)) == refused.answered, \
             "a refused request reached the handler"
 
 

@@ -3,7 +3,7 @@ requests (cut at random points into several sends) to a live server.
 
 For every connection: after the client half-closes, the server answers and
 closes within the deadline; everything it sent parses strictly as complete,
-well-formed responses (tests/hardening.py: status line, fields, exactly one
+well-formed responses (tests/helpers.py: status line, fields, exactly one
 Content-Length, Date and Server, a body of that length, nothing truncated);
 each is 200 (the echo handler's) or one of the engine's refusals, which is
 the last response and says Connection: close; the handler ran exactly once
@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 import fastcore
-from conftest import serving
-from hardening import Conversation, EchoApp, one_request, parse_complete
+from apps import EchoApp
+from helpers import RawClient, one_request, parse_complete, serving
 
 EXAMPLES = int(os.environ.get("FASTCORE_FUZZ_EXAMPLES", "10000"))
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -133,24 +133,24 @@ def check_connection(server, app, data: bytes, offsets: list[int]) -> list:
     """Send, half-close, read until closed; check the invariants; return
     the responses."""
     app.clear()                        # client ports are reused between examples
-    with Conversation(server.port, timeout=5.0) as conv:
+    with RawClient(server.port, timeout=5.0) as client:
         # A pause between pieces, so that each tends to arrive in a read of
         # its own.
-        conv.send(data, offsets or "whole", pace=1e-4)
-        conv.shutdown_write()
-        conv.finish()                  # the server must answer and close
-        responses = parse_complete(conv.received)
+        client.send(data, offsets or "whole", pace=1e-4)
+        client.shutdown_write()
+        client.finish()                  # the server must answer and close
+        responses = parse_complete(client.received)
         statuses = [r.status for r in responses]
         for index, response in enumerate(responses):
             if response.status == 200:
                 if response.body:                       # empty for HEAD
-                    assert response.json()["port"] == conv.local_port
+                    assert response.json()["port"] == client.local_port
                 assert not response.informational or response.informational == [100]
             else:
                 assert response.status in REFUSALS, f"status {response.status}: {statuses}"
                 assert index == len(responses) - 1, f"a response after a refusal: {statuses}"
                 assert response.closes, "a refusal without Connection: close"
-        handled = app.seen_from(conv.local_port)
+        handled = app.seen_from(client.local_port)
         assert len(handled) == statuses.count(200), (statuses, handled)
         return responses
 

@@ -17,7 +17,7 @@
     every response; a client that resets mid-response costs only its
     connection.
 
-The servers of (a) to (c) run in a subprocess (tests/hardening.py) so that
+The servers of (a) to (c) run in a subprocess (tests/server_process.py) so that
 their latency, RSS, descriptors and CPU time are their own.
 """
 
@@ -27,18 +27,16 @@ import heapq
 import selectors
 import socket
 import statistics
-import struct
 import threading
 import time
 from dataclasses import dataclass
 
 import pytest
 
-from conftest import request_bytes
-from hardening import (
-    BIG_BODY, WAIT, Conversation, ServerProcess, connect, cpu_seconds, fd_count,
-    parse_complete, parse_one, parse_responses, rss_kib, wait_until)
-from hardening import hello_app as app_with_big
+from apps import BIG_BODY, hello_app
+from helpers import (
+    WAIT, ClientThread, RawClient, parse_complete, parse_responses, request_bytes, wait_until)
+from server_process import ServerProcess, cpu_seconds, fd_count, rss_kib
 
 TCP_CLOSE = 7                    # tcpi_state after a reset
 GET = request_bytes()
@@ -52,40 +50,31 @@ def tcp_state(sock: socket.socket) -> int:
 
 # -- (a) slowloris ------------------------------------------------------------
 
-class Tricklers(threading.Thread):
+class Tricklers(ClientThread):
     """`count` connections, each sending `request` one byte per second from
     the moment it connects; records when each connection's first byte left,
     what it received and when the server closed it."""
 
     def __init__(self, port: int, count: int, request: bytes, interval: float = 1.0) -> None:
-        super().__init__(daemon=True)
+        super().__init__()
         self.port, self.count, self.request, self.interval = port, count, request, interval
         self.started = threading.Event()
         self.first_byte_at: list[float] = [0.0] * count
         self.closed_at: list[float | None] = [None] * count
-        self.received: list[bytes] = [b""] * count
+        self.conns: list[RawClient] = []
         self.bytes_sent = [0] * count
-        self.error: BaseException | None = None
 
-    def run(self) -> None:
-        try:
-            self._run()
-        except BaseException as exc:                     # reported by the test
-            self.error = exc
-
-    def _run(self) -> None:
+    def drive(self) -> None:
         selector = selectors.DefaultSelector()
-        socks = []
         schedule: list[tuple[float, int]] = []
         for index in range(self.count):
-            sock = connect(self.port)
-            sock.setblocking(False)
-            sock.send(self.request[:1])
+            conn = RawClient(self.port)
+            conn.send(self.request[:1])
             now = time.monotonic()
             self.first_byte_at[index] = now
             self.bytes_sent[index] = 1
-            socks.append(sock)
-            selector.register(sock, selectors.EVENT_READ, index)
+            self.conns.append(conn)
+            selector.register(conn.sock, selectors.EVENT_READ, index)
             heapq.heappush(schedule, (now + self.interval, index))
         self.started.set()
         open_count = self.count
@@ -94,16 +83,13 @@ class Tricklers(threading.Thread):
             timeout = max(0.0, schedule[0][0] - time.monotonic()) if schedule else 0.5
             for key, _ in selector.select(timeout):
                 index = key.data
-                try:
-                    chunk = socks[index].recv(65536)
-                except ConnectionResetError:
-                    chunk = b""
-                if chunk:
-                    self.received[index] += chunk
+                conn = self.conns[index]
+                conn.read(0)                      # what arrived, or the close
+                if conn.ended is None:
                     continue
                 self.closed_at[index] = time.monotonic()
-                selector.unregister(socks[index])
-                socks[index].close()
+                selector.unregister(conn.sock)
+                conn.close()
                 open_count -= 1
             now = time.monotonic()
             while schedule and schedule[0][0] <= now:
@@ -111,45 +97,35 @@ class Tricklers(threading.Thread):
                 if self.closed_at[index] is not None:
                     continue
                 sent = self.bytes_sent[index]
-                try:
-                    socks[index].send(self.request[sent:sent + 1])
-                    self.bytes_sent[index] += 1
-                except (BrokenPipeError, ConnectionResetError):
+                if not self.conns[index].send(self.request[sent:sent + 1]):
                     continue          # the close is reported by the selector
+                self.bytes_sent[index] += 1
                 heapq.heappush(schedule, (now + self.interval, index))
-        for sock in socks:
-            if sock.fileno() >= 0:
-                sock.close()
+        for conn in self.conns:
+            conn.close()
 
     def still_open(self) -> int:
         return sum(closed is None for closed in self.closed_at)
 
 
-def timed_get(sock: socket.socket) -> float:
+def timed_get(conn: RawClient) -> float:
     """One keep-alive GET; the time from send to the end of its response."""
     started = time.perf_counter()
-    sock.sendall(GET)
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        assert chunk, "the server closed a normal client's connection"
-        data += chunk
-        response, used = parse_one(data)
-        if response is not None:
-            break
+    conn.send(GET)
+    response = conn.response()           # AssertionError if the server closed
     elapsed = time.perf_counter() - started
-    assert response.status == 200 and used == len(data)
+    assert response.status == 200 and conn.received == b""
     return elapsed
 
 
-def latencies(socks: list[socket.socket], count: int, pace: float) -> list[list[float]]:
+def latencies(conns: list[RawClient], count: int, pace: float) -> list[list[float]]:
     """`count` rounds of one GET on each connection in turn (interleaved,
     so that whatever else the machine is doing hits them alike), one round
     every `pace` seconds (a client's pace)."""
-    result: list[list[float]] = [[] for _ in socks]
+    result: list[list[float]] = [[] for _ in conns]
     for _ in range(count):
-        for sock, times in zip(socks, result):
-            times.append(timed_get(sock))
+        for conn, times in zip(conns, result):
+            times.append(timed_get(conn))
         time.sleep(pace)
     return result
 
@@ -182,7 +158,7 @@ def slowloris_run() -> SlowlorisRun:
     # keep-alive timeout keeps their connections.
     limits = {"header_timeout": HEADER_TIMEOUT, "keepalive_timeout": 60}
     with ServerProcess(limits=limits) as server, ServerProcess(limits=limits) as control:
-        with connect(server.port) as normal, connect(control.port) as reference:
+        with RawClient(server.port) as normal, RawClient(control.port) as reference:
             latencies([normal, reference], 100, 0.001)                 # warm-up
             (before,) = latencies([normal], 300, 0.002)
             tricklers = Tricklers(server.port, 500, GET)
@@ -226,8 +202,9 @@ def test_slowloris_tricklers_are_closed_at_the_header_timeout(slowloris):
     tricklers = slowloris.tricklers
     waits = []
     for index in range(tricklers.count):
-        responses = parse_complete(tricklers.received[index])
-        assert [r.status for r in responses] == [408], tricklers.received[index]
+        received = tricklers.conns[index].received
+        responses = parse_complete(received)
+        assert [r.status for r in responses] == [408], received
         assert responses[0].closes
         waits.append(tricklers.closed_at[index] - tricklers.first_byte_at[index])
         assert tricklers.bytes_sent[index] >= 3             # it kept trickling
@@ -238,14 +215,11 @@ def test_slowloris_tricklers_are_closed_at_the_header_timeout(slowloris):
 
 # -- (b) clients that never read --------------------------------------------
 
-def non_reading_client(port: int, data: bytes) -> socket.socket:
-    sock = socket.socket()
+def non_reading_client(port: int, data: bytes) -> RawClient:
     # A small receive buffer, so the response fills it at once.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(WAIT)
-    sock.connect(("127.0.0.1", port))
-    sock.sendall(data)
-    return sock
+    conn = RawClient(port, rcvbuf=4096)
+    conn.send(data)
+    return conn
 
 
 def test_clients_that_never_read_are_reset_at_the_write_timeout_and_memory_stays_bounded():
@@ -260,26 +234,26 @@ def test_clients_that_never_read_are_reset_at_the_write_timeout_and_memory_stays
         # Warm up: one full exchange, so that first-use allocations are in
         # the baseline.
         fds_before = fd_count(server.pid)
-        with Conversation(server.port) as warm:
+        with RawClient(server.port) as warm:
             warm.send(request_bytes(path="/fresh"))
             assert warm.read_responses(1)[0].status == 200
         wait_until(lambda: fd_count(server.pid) == fds_before, what="warm-up close")
         rss_before = rss_kib(server.pid)
-        socks, sent_at = [], []
+        conns, sent_at = [], []
         for _ in range(clients):
-            socks.append(non_reading_client(server.port, request_bytes(path="/fresh") * pipelined))
+            conns.append(non_reading_client(server.port, request_bytes(path="/fresh") * pipelined))
             sent_at.append(time.monotonic())
         reset_after: list[float | None] = [None] * clients
         peak = rss_before
         deadline = time.monotonic() + 2 * write_timeout + 10
         while None in reset_after and time.monotonic() < deadline:
             peak = max(peak, rss_kib(server.pid))
-            for index, sock in enumerate(socks):
-                if reset_after[index] is None and tcp_state(sock) == TCP_CLOSE:
+            for index, conn in enumerate(conns):
+                if reset_after[index] is None and tcp_state(conn.sock) == TCP_CLOSE:
                     reset_after[index] = time.monotonic() - sent_at[index]
             time.sleep(0.005)             # sampling /proc and TCP_INFO
-        for sock in socks:
-            sock.close()
+        for conn in conns:
+            conn.close()
         assert None not in reset_after, \
             f"{reset_after.count(None)} clients that never read were not reset"
         growth_mib = (peak - rss_before) / 1024
@@ -289,7 +263,7 @@ def test_clients_that_never_read_are_reset_at_the_write_timeout_and_memory_stays
         assert rss_kib(server.pid) <= rss_before * 1.05 + 2048, \
             f"RSS {rss_before} KiB before, {rss_kib(server.pid)} KiB after"
         # And the server still serves.
-        with Conversation(server.port) as after:
+        with RawClient(server.port) as after:
             after.send(GET)
             assert after.read_responses(1)[0].status == 200
         # Reset at the write timeout: not before, and not much after.
@@ -314,20 +288,20 @@ def test_field_lines_that_never_end_are_refused_and_memory_stays_bounded(where):
     clients, per_client = 20, 4 * 1024 * 1024
     with ServerProcess(limits={"max_header_field": 8192}) as server:
         rss_before = peak = rss_kib(server.pid)
-        convs = [Conversation(server.port) for _ in range(clients)]
+        conns = [RawClient(server.port) for _ in range(clients)]
         chunk = b"a" * 65536
-        for conv in convs:
-            conv.send(prefix)
+        for conn in conns:
+            conn.send(prefix)
         for _ in range(per_client // len(chunk)):      # round-robin
-            for conv in convs:
-                conv.send(chunk)
+            for conn in conns:
+                conn.send(chunk)
             peak = max(peak, rss_kib(server.pid))
         growth_mib = (peak - rss_before) / 1024
         statuses = []
-        for conv in convs:
-            conv.finish(timeout=2.0)
-            statuses.append([r.status for r in parse_complete(conv.received)])
-            conv.close()
+        for conn in conns:
+            conn.finish(timeout=2.0)
+            statuses.append([r.status for r in parse_complete(conn.received)])
+            conn.close()
         assert statuses == [[431]] * clients, (
             f"{per_client >> 20} MiB of one {where} line sent by each of {clients} "
             f"clients: answered {statuses[0]}; RSS grew by {growth_mib:.0f} MiB")
@@ -340,20 +314,20 @@ def saturate(server: ServerProcess, clients: int, expect_served: int):
     """Open `clients` connections that each send a request; return them
     once exactly `expect_served` have been answered (the rest wait in the
     backlog)."""
-    convs = [Conversation(server.port) for _ in range(clients)]
-    for conv in convs:
-        conv.send(GET)
+    conns = [RawClient(server.port) for _ in range(clients)]
+    for conn in conns:
+        conn.send(GET)
 
     def answered():
-        for conv in convs:
-            conv.is_open(0)
-        return [c for c in convs if c.received]
+        for conn in conns:
+            conn.read(0)
+        return [c for c in conns if c.received]
 
     wait_until(lambda: len(answered()) >= expect_served, what=f"{expect_served} answered")
-    return convs, answered
+    return conns, answered
 
 
-def check_saturated_and_recovers(server: ServerProcess, convs, answered, served: int):
+def check_saturated_and_recovers(server: ServerProcess, conns, answered, served: int):
     # A second of saturation: the loop is idle, not spinning.
     cpu_before = cpu_seconds(server.pid)
     time.sleep(1.0)                                       # the measured second
@@ -362,30 +336,30 @@ def check_saturated_and_recovers(server: ServerProcess, convs, answered, served:
     assert server.alive()
     done = answered()
     assert len(done) == served, f"{len(done)} served, expected exactly {served}"
-    for conv in done:
-        assert [r.status for r in parse_complete(conv.received)] == [200]
+    for conn in done:
+        assert [r.status for r in parse_complete(conn.received)] == [200]
     # The connections it has are still served.
     done[0].send(GET)
     assert [r.status for r in done[0].read_responses(2)] == [200, 200]
     # Recovery: as served clients leave, the waiting ones are taken in.
-    pending = list(convs)
+    pending = list(conns)
     deadline = time.monotonic() + WAIT
     while pending:
         assert time.monotonic() < deadline, f"{len(pending)} clients never served"
-        for conv in list(pending):
-            conv.is_open(0.001)
-            responses, _ = parse_responses(conv.received)
+        for conn in list(pending):
+            conn.read(0.001)
+            responses, _ = parse_responses(conn.received)
             if responses:
                 assert [r.status for r in responses] == [200] * len(responses)
-                conv.close()
-                pending.remove(conv)
+                conn.close()
+                pending.remove(conn)
     assert server.stop() == 0
 
 
 def test_at_the_connection_cap_the_loop_idles_and_recovers():
     with ServerProcess(limits={"max_connections": 20, "keepalive_timeout": 30}) as server:
-        convs, answered = saturate(server, 60, 20)
-        check_saturated_and_recovers(server, convs, answered, 20)
+        conns, answered = saturate(server, 60, 20)
+        check_saturated_and_recovers(server, conns, answered, 20)
 
 
 def test_at_emfile_the_loop_idles_and_recovers(tmp_path):
@@ -394,9 +368,9 @@ def test_at_emfile_the_loop_idles_and_recovers(tmp_path):
     with ServerProcess(limits={"keepalive_timeout": 30}, nofile=nofile,
                        log_file=str(log)) as server:
         spare = nofile - fd_count(server.pid)            # descriptors left for clients
-        convs, answered = saturate(server, spare + 30, spare)
+        conns, answered = saturate(server, spare + 30, spare)
         wait_until(lambda: "accept4 failed" in log.read_text(), what="EMFILE")
-        check_saturated_and_recovers(server, convs, answered, spare)
+        check_saturated_and_recovers(server, conns, answered, spare)
         assert "Traceback" not in log.read_text()
 
 
@@ -410,14 +384,14 @@ def test_at_emfile_the_loop_idles_and_recovers(tmp_path):
     pytest.param([request_bytes("HEAD", "/")], [True], id="head"),
 ])
 def test_half_closed_client_gets_every_response(serve, requests, heads):
-    with serve(app_with_big()) as server:
-        with Conversation(server.port) as conv:
-            conv.send(b"".join(requests))
-            conv.shutdown_write()
-            conv.finish()
-            responses = parse_complete(conv.received, heads)
+    with serve(hello_app()) as server:
+        with RawClient(server.port) as conn:
+            conn.send(b"".join(requests))
+            conn.shutdown_write()
+            conn.finish()
+            responses = parse_complete(conn.received, heads)
             assert [r.status for r in responses] == [200] * len(requests)
-            assert conv.ended == "eof"
+            assert conn.ended == "eof"
             if requests[0] == request_bytes(path="/big"):
                 assert responses[0].body == BIG_BODY
             if requests[0].startswith(b"POST"):
@@ -425,24 +399,22 @@ def test_half_closed_client_gets_every_response(serve, requests, heads):
 
 
 def test_a_client_reset_mid_response_costs_only_its_connection(serve):
-    with serve(app_with_big()) as server:
-        readers = [Conversation(server.port) for _ in range(6)]
-        for conv in readers:
-            conv.send(request_bytes(path="/big"))
-        for conv in readers:                      # every download has begun
-            while len(conv.received) < 100_000:
-                conv.is_open(WAIT)
-        for conv in readers[::2]:
-            conv.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conv.close()                                  # a reset, mid-body
-        for conv in readers[1::2]:
-            (response,) = conv.read_responses(1)
+    with serve(hello_app()) as server:
+        readers = [RawClient(server.port) for _ in range(6)]
+        for conn in readers:
+            conn.send(request_bytes(path="/big"))
+        for conn in readers:                      # every download has begun
+            conn.read_at_least(100_000)
+        for conn in readers[::2]:
+            conn.reset()                                  # mid-body
+        for conn in readers[1::2]:
+            (response,) = conn.read_responses(1)
             assert response.status == 200 and response.body == BIG_BODY
-            conv.send(GET)                                # and it goes on
-            assert conv.read_responses(2)[1].status == 200
-            conv.close()
+            conn.send(GET)                                # and it goes on
+            assert conn.read_responses(2)[1].status == 200
+            conn.close()
         wait_until(lambda: server.connections == 0, what="every connection closed")
-        with Conversation(server.port) as conv:
-            conv.send(GET)
-            assert conv.read_responses(1)[0].status == 200
+        with RawClient(server.port) as conn:
+            conn.send(GET)
+            assert conn.read_responses(1)[0].status == 200
         assert server.error is None

@@ -3,10 +3,9 @@ chunked), Expect: 100-continue, what a handler sees, what it may return."""
 
 import http.client
 import json
-import socket
 
 import fastcore
-from conftest import request_bytes
+from helpers import request_bytes
 
 
 def inspect_app():
@@ -132,27 +131,30 @@ def test_chunked_request_body(serve, raw):
         assert ["X-Trailer", "t"] not in seen["headers"]
 
 
-def test_expect_100_continue_is_answered_before_the_body(serve):
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def test_expect_100_continue_is_answered_before_the_body(serve, raw):
     with serve(inspect_app()) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.sendall(b"PUT /inspect HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
-                     b"Expect: 100-continue\r\n\r\n")
-        assert sock.recv(1000) == b"HTTP/1.1 100 Continue\r\n\r\n"
-        sock.sendall(b"data")
-        response = http.client.HTTPResponse(sock)
-        response.begin()
+        client = raw(server.port)
+        client.send(b"PUT /inspect HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                    b"Expect: 100-continue\r\n\r\n")
+        client.read_at_least(len(CONTINUE))
+        assert client.received == CONTINUE
+        client.send(b"data")
+        response = client.response()
+        assert response.informational == [100]
         assert response.status == 200
-        assert json.loads(response.read())["body"] == "data"
-        sock.close()
+        assert json.loads(response.body)["body"] == "data"
 
 
-def test_expect_100_continue_with_too_big_body_is_413_not_100(serve):
+def test_expect_100_continue_with_too_big_body_is_413_not_100(serve, raw):
     with serve(inspect_app(), max_body=10) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.sendall(b"PUT /inspect HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n"
-                     b"Expect: 100-continue\r\n\r\n")
-        assert sock.recv(1000).startswith(b"HTTP/1.1 413 ")
-        sock.close()
+        client = raw(server.port)
+        client.send(b"PUT /inspect HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n"
+                    b"Expect: 100-continue\r\n\r\n")
+        response = client.response()
+        assert response.status == 413 and response.informational == []
 
 
 def test_unknown_expectation_is_417(serve, raw):

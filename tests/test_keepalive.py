@@ -3,7 +3,7 @@ default, HTTP/1.0 only when it asks, and "Connection: close" is honoured."""
 
 import http.client
 
-from conftest import request_bytes
+from helpers import request_bytes
 
 
 def test_many_requests_reuse_one_socket(server):
@@ -68,3 +68,4 @@ def test_requests_after_close_request_are_not_answered(server, raw):
     client.send(request_bytes(headers=[("Connection", "close")]) + request_bytes())
     assert client.response().status == 200
     assert client.closed()
+    assert client.received == b"", "the request after the close was answered"

@@ -2,7 +2,7 @@
 close cycles, leave the server process's RSS within 5% and its descriptor
 count unchanged.
 
-The server runs in a subprocess (tests/hardening.py), so its RSS and
+The server runs in a subprocess (tests/server_process.py), so its RSS and
 /proc/PID/fd are its own. Load comes from wrk where it is installed (in
 slices of a few seconds until N requests are done; with "Connection: close"
 for the cycles) and from raw sockets otherwise; under CI (FASTCORE_CI=1)
@@ -20,13 +20,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 
 import pytest
 
-from conftest import request_bytes, require_tool
-from hardening import ServerProcess, fd_count, parse_responses, rss_kib, wait_until
+from conftest import require_tool
+from helpers import RawClient, request_bytes, wait_until
+from server_process import ServerProcess, fd_count, rss_kib
 
 REQUESTS = int(os.environ.get("FASTCORE_LEAK_REQUESTS", "100000"))
 CONNECTIONS = int(os.environ.get("FASTCORE_LEAK_CONNECTIONS", "10000"))
@@ -60,17 +60,12 @@ def wrk_load(wrk: str, port: int, count: int, close: bool) -> int:
 
 def raw_keep_alive(port: int, count: int, batch: int = 100) -> int:
     request = request_bytes()
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with RawClient(port) as client:
         done = 0
         while done < count:
             n = min(batch, count - done)
-            sock.sendall(request * n)
-            data, answered = b"", 0
-            while answered < n:
-                data += sock.recv(1 << 20)
-                responses, data = parse_responses(data)
-                assert all(r.status == 200 for r in responses)
-                answered += len(responses)
+            client.send(request * n)
+            assert all(client.response().status == 200 for _ in range(n))
             done += n
     return done
 
@@ -78,13 +73,10 @@ def raw_keep_alive(port: int, count: int, batch: int = 100) -> int:
 def raw_cycles(port: int, count: int) -> int:
     request = request_bytes(headers=[("Connection", "close")])
     for _ in range(count):
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(request)
-            data = b""
-            while chunk := sock.recv(65536):
-                data += chunk
-            responses, rest = parse_responses(data)
-            assert [r.status for r in responses] == [200] and not rest
+        with RawClient(port) as client:
+            client.send(request)
+            assert client.response().status == 200
+            assert client.finish() == b""
     return count
 
 

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import serving
-from hardening import Conversation, EchoApp, parse_complete
+from apps import EchoApp
+from helpers import RawClient, parse_complete, serving
 
-BYTE_PACE = 2e-5
 LIMITS = {"max_request_line": 200, "max_header_field": 150, "max_header_bytes": 600,
           "max_header_count": 8, "max_body": 300}
 
@@ -71,7 +70,7 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def server():
+def limited_server():
     app = EchoApp()
     with serving(app, **LIMITS) as running:
         yield running, app
@@ -80,38 +79,38 @@ def server():
 MODES = ["whole", "bytewise", "reads-end-after-cr"]
 
 
-def exchange(server, data: bytes, mode: str) -> Conversation:
-    conv = Conversation(server.port)
+def exchange(server, data: bytes, mode: str) -> RawClient:
+    client = RawClient(server.port)
     if mode == "reads-end-after-cr":
         # Every read of the head ends right after a CR, before its LF.
         head = data[:data.index(b"\r\n\r\n") + 4]
-        conv.send(data, [i + 1 for i, byte in enumerate(head) if byte == 13], pace=1e-3)
+        client.send(data, [i + 1 for i, byte in enumerate(head) if byte == 13], pace=1e-3)
     else:
-        conv.send(data, mode, pace=BYTE_PACE if mode == "bytewise" else 0.0)
-    return conv
+        client.send(data, mode)
+    return client
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("build, limit, status", CASES)
-def test_exactly_at_the_limit_is_served(server, build, limit, status, mode):
-    running, app = server
-    with exchange(running, build(LIMITS[limit]), mode) as conv:
-        responses = conv.read_responses(1)
-        assert [r.status for r in responses] == [200], conv.received[:300]
-        assert conv.is_open(), "the connection was closed after a request within the limits"
+def test_exactly_at_the_limit_is_served(limited_server, build, limit, status, mode):
+    running, app = limited_server
+    with exchange(running, build(LIMITS[limit]), mode) as client:
+        responses = client.read_responses(1)
+        assert [r.status for r in responses] == [200], client.received[:300]
+        assert client.is_open(), "the connection was closed after a request within the limits"
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("build, limit, status", CASES)
-def test_one_byte_over_the_limit_is_refused(server, build, limit, status, mode):
-    running, app = server
+def test_one_byte_over_the_limit_is_refused(limited_server, build, limit, status, mode):
+    running, app = limited_server
     app.clear()
-    with exchange(running, build(LIMITS[limit] + 1), mode) as conv:
-        conv.finish()
-        responses = parse_complete(conv.received)
-        assert [r.status for r in responses] == [status], conv.received[:300]
+    with exchange(running, build(LIMITS[limit] + 1), mode) as client:
+        client.finish()
+        responses = parse_complete(client.received)
+        assert [r.status for r in responses] == [status], client.received[:300]
         assert responses[0].closes
-        assert app.seen_from(conv.local_port) == []
+        assert app.seen_from(client.local_port) == []
 
 
 @pytest.mark.parametrize("mode", ["whole", "bytewise"])
@@ -123,9 +122,9 @@ def test_a_header_line_longer_than_the_request_line_limit_is_a_header_line(mode)
     field = "X-F: " + "v" * (105 - len("X-F") - 2)              # a 105-byte field
     data = f"GET {target} HTTP/1.1\r\nHost: x\r\n{field}\r\n\r\n".encode()
     with serving(EchoApp(), max_request_line=100, max_header_field=300) as running:
-        with exchange(running, data, mode) as conv:
-            responses = conv.read_responses(1)
-            assert [r.status for r in responses] == [200], conv.received[:300]
+        with exchange(running, data, mode) as client:
+            responses = client.read_responses(1)
+            assert [r.status for r in responses] == [200], client.received[:300]
             assert responses[0].json()["headers"][1] == ["X-F", field[5:]]
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 import fastcore
-from conftest import request_bytes
+from helpers import request_bytes
 
 
 def test_exact_param_and_path_routes(serve, raw):

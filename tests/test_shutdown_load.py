@@ -35,7 +35,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -44,7 +43,9 @@ import time
 from dataclasses import dataclass, field
 
 import fastcore
-from hardening import WAIT, Conversation, EchoApp, MalformedResponse, parse_responses
+from apps import EchoApp
+from helpers import (
+    WAIT, ClientThread, MalformedResponse, RawClient, ServerHung, free_port, parse_responses)
 
 THREADS = 4
 LOAD_BEFORE_STOP = 1.0           # seconds of steady load before the stop
@@ -62,28 +63,21 @@ class Connection:
     problems: list[str] = field(default_factory=list)
 
 
-class LoadClient(threading.Thread):
+class LoadClient(ClientThread):
     def __init__(self, port: int, number: int, stopping: threading.Event) -> None:
-        super().__init__(daemon=True, name=f"load-{number}")
+        super().__init__(name=f"load-{number}")
         self.port, self.number, self.stopping = port, number, stopping
         self.random = random.Random(number)
         self.connections: list[Connection] = []
         self.refused: list[bool] = []           # per refused attempt: after the stop?
         self.accepted_after_refusal = 0
-        self.error: BaseException | None = None
 
-    def run(self) -> None:
-        try:
-            self._run()
-        except BaseException as exc:                         # reported by the test
-            self.error = exc
-
-    def _run(self) -> None:
+    def drive(self) -> None:
         deadline = time.monotonic() + LOAD_BEFORE_STOP + STOP_TIMEOUT + WAIT
         attempts_after_refusal = 0
         while time.monotonic() < deadline:
             try:
-                conv = Conversation(self.port)
+                conn = RawClient(self.port)
             except ConnectionRefusedError:
                 self.refused.append(self.stopping.is_set())
                 # Once refused, always refused: try a few more times.
@@ -100,8 +94,8 @@ class LoadClient(threading.Thread):
                 continue
             if self.refused:
                 self.accepted_after_refusal += 1
-            with conv:
-                self.connections.append(self.converse(conv))
+            with conn:
+                self.connections.append(self.converse(conn))
 
     def request(self, target: str) -> bytes:
         if self.random.random() < 0.3:
@@ -110,37 +104,37 @@ class LoadClient(threading.Thread):
                     f"\r\n\r\n").encode() + body
         return f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
 
-    def converse(self, conv: Conversation) -> Connection:
+    def converse(self, conn: RawClient) -> Connection:
         record = Connection(opened_after_stop=self.stopping.is_set())
         for round_ in range(self.random.randint(1, 6)):
             batch = [f"/t{self.number}/c{len(self.connections)}/r{round_}/{i}"
                      for i in range(self.random.randint(1, 4))]
             stop_seen = self.stopping.is_set()
-            conv.send(b"".join(self.request(t) for t in batch))
+            conn.send(b"".join(self.request(t) for t in batch))
             record.sent += batch
             try:
-                responses = conv.read_responses(len(record.sent))
+                responses = conn.read_responses(len(record.sent))
             except MalformedResponse as exc:
                 record.problems.append(f"malformed: {exc}")
                 return record
-            except AssertionError as exc:                # a hang
+            except ServerHung as exc:
                 record.problems.append(str(exc))
                 return record
             record.answered = [r.json()["target"] if r.status == 200 else f"<{r.status}>"
                                for r in responses]
-            if conv.ended is not None or len(responses) < len(record.sent):
-                record.ended = conv.ended
+            if conn.ended is not None or len(responses) < len(record.sent):
+                record.ended = conn.ended
                 record.closed_before_stop = not stop_seen and not self.stopping.is_set()
                 break
         if record.ended is None:
             # The client leaves: whatever the server sent must be complete.
-            conv.shutdown_write()
+            conn.shutdown_write()
             try:
-                conv.finish(WAIT)
-            except AssertionError as exc:
+                conn.finish(WAIT)
+            except (ServerHung, MalformedResponse) as exc:
                 record.problems.append(str(exc))
         try:
-            responses, rest = parse_responses(conv.received)
+            responses, rest = parse_responses(conn.received)
         except MalformedResponse as exc:
             record.problems.append(f"malformed: {exc}")
             return record
@@ -216,17 +210,11 @@ def test_server_stop_under_load():
     check(clients)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_sigterm_under_load(tmp_path):
     (tmp_path / "shutdown_app.py").write_text(textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {HERE!r})
-        from hardening import EchoApp
+        from apps import EchoApp
         app = EchoApp()
     """))
     port = free_port()
@@ -278,11 +266,11 @@ class BusyLoop:
         def index(request):
             return b"ok"
 
-    def hold(self, port: int) -> Conversation:
-        conv = Conversation(port)
-        conv.send(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
+    def hold(self, port: int) -> RawClient:
+        conn = RawClient(port)
+        conn.send(b"GET /block HTTP/1.1\r\nHost: x\r\n\r\n")
         assert self.entered.wait(WAIT)
-        return conv
+        return conn
 
 
 def request_stop(server: fastcore.Server) -> None:
@@ -300,23 +288,23 @@ def test_connections_waiting_in_the_backlog_are_answered():
     busy = BusyLoop()
     server = fastcore.Server(busy.app, "127.0.0.1", 0).start()
     blocker = busy.hold(server.port)
-    waiting = [Conversation(server.port) for _ in range(400)]
-    for conv in waiting:
-        conv.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    waiting = [RawClient(server.port) for _ in range(400)]
+    for conn in waiting:
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     request_stop(server)
     busy.release.set()
     assert server.stop(STOP_TIMEOUT)
     outcomes = {"answered": 0, "reset": 0, "closed unanswered": 0}
-    for conv in [blocker, *waiting]:
-        conv.finish()
-        responses, rest = parse_responses(conv.received)
+    for conn in [blocker, *waiting]:
+        conn.finish()
+        responses, rest = parse_responses(conn.received)
         assert not rest
         if responses:
             assert [r.status for r in responses] == [200]
             outcomes["answered"] += 1
         else:
-            outcomes["reset" if conv.ended == "reset" else "closed unanswered"] += 1
-        conv.close()
+            outcomes["reset" if conn.ended == "reset" else "closed unanswered"] += 1
+        conn.close()
     assert outcomes == {"answered": 401, "reset": 0, "closed unanswered": 0}
 
 
@@ -329,13 +317,13 @@ def test_a_stop_requested_while_the_loop_is_busy_logs_no_error(caplog):
     with caplog.at_level(logging.WARNING, logger="fastcore"):
         blocker = busy.hold(server.port)
         request_stop(server)                 # the stop request comes first ...
-        late = Conversation(server.port)           # ... then a client connects
+        late = RawClient(server.port)           # ... then a client connects
         late.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         busy.release.set()
         assert server.stop(STOP_TIMEOUT)
-    for conv, body in ((blocker, b"released"), (late, b"ok")):
-        conv.finish()
-        responses, rest = parse_responses(conv.received)
+    for conn, body in ((blocker, b"released"), (late, b"ok")):
+        conn.finish()
+        responses, rest = parse_responses(conn.received)
         assert [(r.status, r.body) for r in responses] == [(200, body)] and not rest
-        conv.close()
+        conn.close()
     assert [r.getMessage() for r in caplog.records if r.name == "fastcore"] == []

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import serving
-from hardening import Conversation, EchoApp, parse_complete
+from apps import EchoApp
+from helpers import RawClient, parse_complete, serving
 
 SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-BYTE_PACE = 2e-5
 
 POST = b"POST / HTTP/1.1\r\nHost: x\r\n"
 CHUNKED = POST + b"Transfer-Encoding: chunked\r\n\r\n"
@@ -162,11 +161,11 @@ def echo_server():
         yield server, app
 
 
-def exchange(server, data: bytes, mode: str) -> Conversation:
-    conv = Conversation(server.port)
-    conv.send(data, mode, pace=BYTE_PACE if mode == "bytewise" else 0.0)
-    conv.finish()                    # the server must close by itself
-    return conv
+def exchange(server, data: bytes, mode: str) -> RawClient:
+    client = RawClient(server.port)
+    client.send(data, mode)
+    client.finish()                    # the server must close by itself
+    return client
 
 
 @pytest.mark.parametrize("mode", ["whole", "bytewise"])
@@ -174,11 +173,11 @@ def exchange(server, data: bytes, mode: str) -> Conversation:
 def test_refused_and_nothing_after_it_is_parsed(echo_server, request_bytes, status, mode):
     server, app = echo_server
     app.clear()                          # client ports are reused between tests
-    with exchange(server, request_bytes + SMUGGLED, mode) as conv:
-        responses = parse_complete(conv.received)
-        assert [r.status for r in responses] == [status], conv.received[:400]
+    with exchange(server, request_bytes + SMUGGLED, mode) as client:
+        responses = parse_complete(client.received)
+        assert [r.status for r in responses] == [status], client.received[:400]
         assert responses[0].closes
-        assert app.seen_from(conv.local_port) == [], \
+        assert app.seen_from(client.local_port) == [], \
             "a refused or smuggled request reached the handler"
 
 
@@ -195,11 +194,11 @@ def test_nothing_after_a_closing_request_is_parsed(echo_server, request_bytes, m
     are never parsed as a request."""
     server, app = echo_server
     app.clear()                          # client ports are reused between tests
-    with exchange(server, request_bytes + SMUGGLED, mode) as conv:
-        responses = parse_complete(conv.received)
-        assert [r.status for r in responses] == [200], conv.received[:400]
+    with exchange(server, request_bytes + SMUGGLED, mode) as client:
+        responses = parse_complete(client.received)
+        assert [r.status for r in responses] == [200], client.received[:400]
         assert responses[0].closes
-        assert [r["target"] for r in app.seen_from(conv.local_port)] == ["/"]
+        assert [r["target"] for r in app.seen_from(client.local_port)] == ["/"]
 
 
 @pytest.mark.parametrize("mode", ["whole", "bytewise"])
@@ -208,11 +207,11 @@ def test_the_smuggled_request_is_seen_when_it_is_not_smuggled(echo_server, mode)
     parsed, answered and recorded."""
     server, app = echo_server
     app.clear()                          # client ports are reused between tests
-    with Conversation(server.port) as conv:
-        conv.send(GET + b"\r\n" + SMUGGLED, mode, pace=BYTE_PACE if mode == "bytewise" else 0)
-        responses = conv.read_responses(2)
+    with RawClient(server.port) as client:
+        client.send(GET + b"\r\n" + SMUGGLED, mode)
+        responses = client.read_responses(2)
         assert [r.status for r in responses] == [200, 200]
-        assert [r["target"] for r in app.seen_from(conv.local_port)] == ["/", "/smuggled"]
+        assert [r["target"] for r in app.seen_from(client.local_port)] == ["/", "/smuggled"]
 
 
 @pytest.mark.parametrize("mode", ["whole", "bytewise"])
@@ -235,9 +234,9 @@ def test_a_well_framed_body_ends_where_it_says(echo_server, first, mode):
     where its framing says, and the next request is the next request."""
     server, app = echo_server
     app.clear()                          # client ports are reused between tests
-    with Conversation(server.port) as conv:
-        conv.send(first + SMUGGLED, mode, pace=BYTE_PACE if mode == "bytewise" else 0)
-        responses = conv.read_responses(2)
+    with RawClient(server.port) as client:
+        client.send(first + SMUGGLED, mode)
+        responses = client.read_responses(2)
         assert [r.status for r in responses] == [200, 200]
         assert responses[0].json()["body"] == "hello"
-        assert [r["target"] for r in app.seen_from(conv.local_port)] == ["/", "/smuggled"]
+        assert [r["target"] for r in app.seen_from(client.local_port)] == ["/", "/smuggled"]

@@ -5,14 +5,15 @@ or shrink, and descriptors that never leak."""
 import email.utils
 import hashlib
 import os
-import socket
 import subprocess
 import time
 
 import pytest
 
 import fastcore
-from conftest import RawClient, request_bytes, require_tool
+from conftest import require_tool
+from helpers import parse_responses, request_bytes, wait_until
+from server_process import fd_count
 
 SIZES = {"empty.txt": 0, "one.bin": 1, "1k.bin": 1024, "100k.bin": 100 * 1024,
          "10m.bin": 10 * 1024 * 1024}
@@ -212,7 +213,7 @@ def test_file_response_from_a_handler(serve, raw, site):
         assert fetch(client, "/dir").status == 404
 
 
-def test_pipelined_files_and_pages_stay_in_order(serve, site):
+def test_pipelined_files_and_pages_stay_in_order(serve, raw, site):
     app = static_app(site)
 
     @app.route("/page")
@@ -220,36 +221,22 @@ def test_pipelined_files_and_pages_stay_in_order(serve, site):
         return b"dynamic"
 
     with serve(app) as server:
-        client = RawClient(server.port)
+        client = raw(server.port)
         paths = ["/1k.bin", "/page", "/100k.bin", "/empty.txt", "/page", "/10m.bin", "/one.bin"] * 3
         client.send(b"".join(request_bytes(path=p) for p in paths))
         for path in paths:
             response = client.response()
             expected = b"dynamic" if path == "/page" else (site / path[1:]).read_bytes()
             assert response.body == expected, path
-        client.close()
 
 
-def test_big_file_to_a_slow_reader_arrives_whole(serve, site):
+def test_big_file_to_a_slow_reader_arrives_whole(serve, raw, site):
     data = (site / "10m.bin").read_bytes()
     with serve(static_app(site)) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall(request_bytes(path="/10m.bin"))
-        received = bytearray()
-        while len(received) < len(data) + 200:
-            chunk = sock.recv(64 * 1024)
-            if not chunk:
-                break
-            received += chunk
-            time.sleep(0.0005)                 # pacing: a slow reader
-            if b"\r\n\r\n" in received:
-                head, _, body = bytes(received).partition(b"\r\n\r\n")
-                if len(body) >= len(data):
-                    break
-        head, _, body = bytes(received).partition(b"\r\n\r\n")
-        assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
-        sock.close()
+        client = raw(server.port, rcvbuf=64 * 1024, read_pace=0.0005)   # a slow reader
+        client.send(request_bytes(path="/10m.bin"))
+        response = client.response(timeout=60)        # 10 MiB at a slow reader's pace
+        assert hashlib.sha256(response.body).digest() == hashlib.sha256(data).digest()
 
 
 def test_changed_file_is_picked_up(serve, raw, site):
@@ -285,18 +272,17 @@ def test_file_that_shrinks_while_sent_ends_only_that_connection(serve, raw, tmp_
     big.write_bytes(os.urandom(64 * 1024 * 1024))
     (root / "ok.txt").write_text("still fine")
     with serve(static_app(root)) as server:
-        sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-        sock.sendall(request_bytes(path="/big.bin"))
-        received = sock.recv(65536)
-        assert received.startswith(b"HTTP/1.1 200 OK")
+        client = raw(server.port, rcvbuf=64 * 1024)
+        client.send(request_bytes(path="/big.bin"))
+        head = client.read_head()
+        assert (head.status, head.reason) == (200, "OK")
         with open(big, "r+b") as handle:
             handle.truncate(1024)
-        total = len(received)
-        while (chunk := sock.recv(1 << 20)):
-            total += len(chunk)
-        assert total < 64 * 1024 * 1024             # short, then closed
-        sock.close()
+        client.finish()
+        assert client.ended == "eof"
+        assert len(client.received) < 64 * 1024 * 1024             # short, then closed
+        # A short body, never another response's bytes.
+        assert parse_responses(client.received)[0] == []
         client = raw(server.port)
         assert fetch(client, "/ok.txt").body == b"still fine"
 
@@ -318,14 +304,13 @@ request = function()
   return wrk.format("GET", path)
 end
 """)
-    fds = lambda: len(os.listdir("/proc/self/fd"))
-    before_start = fds()
+    before_start = fd_count()
     with serve(static_app(site), file_cache_size=10) as server:
         url = f"http://127.0.0.1:{server.port}"
         subprocess.run([wrk, "-t1", "-c8", "-d1s", "-s", str(script), url],
                        check=True, capture_output=True, timeout=60)
-        warmed = fds()
-        assert warmed <= before_start + 2 + 10 + 8     # listener, epoll, eventfd, cache, clients
+        warmed = fd_count()
+        assert warmed <= before_start + 3 + 10 + 8     # listener, epoll, eventfd, cache, clients
         total = 0
         while total < 100_000:
             out = subprocess.run([wrk, "-t1", "-c8", "-d2s", "-s", str(script), url],
@@ -333,8 +318,6 @@ end
             assert "Non-2xx" not in out and "Socket errors" not in out, out
             total += int(out.split(" requests in ")[0].split()[-1])
         # wrk's connections are closed by now; the cache holds ten files.
-        deadline = time.monotonic() + 5
-        while server.connections and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert fds() == before_start + 3 + 10
-    assert fds() == before_start
+        wait_until(lambda: server.connections == 0, timeout=5, what="wrk's connections closed")
+        assert fd_count() == before_start + 3 + 10
+    assert fd_count() == before_start

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import fastcore
-from conftest import request_bytes
+from helpers import request_bytes
 
 SECRET = b"TOP SECRET"
 

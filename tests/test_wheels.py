@@ -33,6 +33,8 @@ import pytest
 from packaging.tags import sys_tags
 from packaging.utils import parse_wheel_filename
 
+from helpers import parse_complete
+
 ROOT = Path(__file__).resolve().parent.parent
 WHEELS = ROOT / "wheels"
 BUILD_SCRIPT = ROOT / "scripts" / "build-wheels.sh"
@@ -220,12 +222,21 @@ with fastcore.Server(app, port=0) as server:
 '''
 
 
+def check_served(output: str) -> None:
+    """What SERVE printed is two well-formed responses (strictly parsed),
+    the page and the echo."""
+    assert output.count("HTTP/1.1 200 OK\r\n") == 2, output
+    responses = parse_complete(output.encode("latin-1"))
+    assert [(r.status, r.body) for r in responses] == [
+        (200, b"<h1>Hello, World!</h1>"), (200, b"xyzabc")]
+
+
 def test_the_installed_wheel_serves_real_requests(
         installed: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
     python, _ = installed
     output = json.loads(run([python, "-c", SERVE], cwd=tmp_path, env=user_env(),
                             timeout=60).stdout)
-    assert output.count("HTTP/1.1 200 OK\r\n") == 2, output
+    check_served(output)
     assert "<h1>Hello, World!</h1>" in output and output.endswith("\r\n\r\nxyzabc"), output
 
     # The console script the wheel installs.
@@ -278,7 +289,7 @@ def test_the_sdist_builds_from_source_in_a_fresh_venv(
         cwd=tmp_path, env=user_env(), timeout=900)
     output = json.loads(run([python, "-c", SERVE], cwd=tmp_path, env=user_env(),
                             timeout=60).stdout)
-    assert output.count("HTTP/1.1 200 OK\r\n") == 2, output
+    check_served(output)
     located = run([python, "-c", "import fastcore; print(fastcore.__file__)"],
                   cwd=tmp_path, env=user_env()).stdout.strip()
     package = Path(located).parent
