@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from benchmarks import machine, runner, scenarios, tables
-from benchmarks.settings import RUNS, SECONDS, WARMUP
+from benchmarks.settings import BASELINE, RUNS, SECONDS, WARMUP
 
 
 class Registry:
@@ -38,6 +38,8 @@ class Registry:
                           others_cpu_pct=round(m.others_pct, 1),
                           best_rps=round(m.best_rps),
                           best_cpu_us_per_request=round(m.best_cpu_us, 3),
+                          mb_per_s=round(m.mbps, 1), peak_rss_mib=round(m.peak_rss_mib, 2),
+                          peak_rss_since_start=m.rss_since_start,
                           requests=m.requests, runs=len(m.runs), load_tool=m.tool)
         fastcore = self.results[m.scenario].get("fastcore")
         if m.peer == "fastcore" or fastcore is None:
@@ -90,6 +92,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                   + (f", latency per batch of {s.depth}" if s.depth > 1 else "") + ")")
             for line in tables.text_table(registry.results, s.name).splitlines():
                 write("  " + line)
+    if BASELINE:
+        write("")
+        write(f"fastcore against fastcore@{BASELINE} (fc/base: this tree / baseline):")
+        for line in tables.render_text(tables.BASELINE_COLUMNS, tables.baseline_rows(
+                registry.results, f"fastcore@{BASELINE}")).splitlines():
+            write("  " + line)
     lines = tables.target_lines(registry.results)
     if lines:
         write("")

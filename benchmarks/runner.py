@@ -42,6 +42,11 @@ class Measurement:
     # whose speed drifts, the least disturbed run of each peer.
     best_rps: float = 0.0
     best_cpu_us: float = 0.0
+    mbps: float = 0.0            # response bytes (heads too) per second, 10^6 bytes
+    # Peak RSS of the server's processes during the runs (the highest run):
+    # the sum of their VmHWM, reset at the start of each run (procstat.py).
+    peak_rss_mib: float = 0.0
+    rss_since_start: bool = False   # the reset was refused: peak since start-up
     requests: int = 0            # over all measured runs
     tool: str = ""
     runs: list[dict] = field(default_factory=list)
@@ -91,11 +96,13 @@ def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: i
     for i in range(runs):
         if i:
             wait_quiet()
+        reset = procstat.reset_peak_rss(server.pid)
         before = procstat.cpu_seconds(server.pid)
         cores = _cores()
         result = _load(server, scenario, seconds)
         cores = _cores() - cores
         cpu = procstat.cpu_seconds(server.pid) - before
+        peak_rss = procstat.peak_rss_bytes(server.pid)
         if not server.alive():
             return _failed(m, f"{server.peer.name} died under load (exit "
                               f"{server.process.returncode}); log: {server.log_tail()}")
@@ -116,6 +123,8 @@ def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: i
                            load_cpu_pct=100 * result.load_cpu_seconds / result.seconds,
                            others_pct=max(0.0, 100 * (cores - cpu - result.load_cpu_seconds)
                                           / result.seconds),
+                           mbps=result.bytes / result.seconds / 1e6,
+                           peak_rss_mib=peak_rss / 2**20, rss_since_start=not reset,
                            requests=result.requests))
         m.tool = result.tool
     return combine([m])
@@ -157,6 +166,7 @@ def measure(peer: peers.Peer, scenario: Scenario, docroot: str, seconds: float,
     status and reason instead of exceptions."""
     try:
         check_available(peer, scenario)
+        scenario.prepare(docroot)
         with peers.run(peer, scenario, docroot) as server:
             check_answers(server, scenario, docroot)
             wait_quiet()
@@ -180,8 +190,11 @@ def combine(parts: list[Measurement]) -> Measurement:
                     reason=next((p.reason for p in parts if p.reason), ""),
                     runs=[run for part in parts for run in part.runs])
     for key in ("rps", "p50_us", "p99_us", "cpu_us", "server_cpu_pct", "load_cpu_pct",
-                "others_pct"):
+                "others_pct", "mbps"):
         setattr(m, key, statistics.median(run[key] for run in m.runs))
+    # A peak is a peak: the highest of the runs, not their median.
+    m.peak_rss_mib = max(run["peak_rss_mib"] for run in m.runs)
+    m.rss_since_start = any(run["rss_since_start"] for run in m.runs)
     m.best_rps = max(run["rps"] for run in m.runs)
     m.best_cpu_us = min(run["cpu_us"] for run in m.runs)
     m.requests = sum(run["requests"] for run in m.runs)
@@ -190,11 +203,11 @@ def combine(parts: list[Measurement]) -> Measurement:
 
 def ratios(fastcore: Measurement, peer: Measurement) -> dict[str, float]:
     """fastcore / peer: above 1 is better for req/s, below 1 is better for
-    CPU per request and latency."""
+    CPU per request, latency and memory."""
     if not (fastcore.ok and peer.ok):
         return {}
     out = {}
-    for key in ("rps", "cpu_us", "p99_us", "best_rps", "best_cpu_us"):
+    for key in ("rps", "cpu_us", "p99_us", "best_rps", "best_cpu_us", "peak_rss_mib"):
         mine, theirs = getattr(fastcore, key), getattr(peer, key)
         if theirs:
             out[key] = mine / theirs
