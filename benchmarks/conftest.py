@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks import machine, runner, scenarios, tables
-from benchmarks.settings import BASELINE, RUNS, SECONDS, WARMUP
+from benchmarks import gil_latency, machine, runner, scenarios, tables
+from benchmarks.settings import BASELINE, GIL_REQUESTS, RUNS, SECONDS, WARMUP
 
 
 class Registry:
@@ -25,6 +25,7 @@ class Registry:
     def __init__(self) -> None:
         self.results: tables.Results = {}
         self.extra: dict[tuple[str, str], dict] = {}
+        self.gil: list[gil_latency.Case] = []       # test_gil_latency.py
 
     def add(self, m: runner.Measurement, extra_info: dict | None = None) -> None:
         self.results.setdefault(m.scenario, {})[m.peer] = m
@@ -77,7 +78,7 @@ def docroot() -> Iterator[str]:
 @pytest.hookimpl(trylast=True)      # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     registry = config.stash.get(_REGISTRY, None)
-    if registry is None or not registry.results:
+    if registry is None or not (registry.results or registry.gil):
         return
     write = terminalreporter.write_line
     terminalreporter.section("fastcore vs peers (ratios are fastcore / peer)")
@@ -98,7 +99,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         for line in tables.render_text(tables.BASELINE_COLUMNS, tables.baseline_rows(
                 registry.results, f"fastcore@{BASELINE}")).splitlines():
             write("  " + line)
-    lines = tables.target_lines(registry.results)
+    if registry.gil:
+        write("")
+        write(f"GIL latency of an embedded fastcore ({gil_latency.describe(GIL_REQUESTS)}):")
+        for line in tables.render_text(gil_latency.COLUMNS,
+                                       gil_latency.rows(registry.gil)).splitlines():
+            write("  " + line)
+    lines = tables.target_lines(registry.results) + gil_latency.target_lines(registry.gil)
     if lines:
         write("")
         write("targets:")

@@ -557,11 +557,11 @@ def run(peer: Peer, scenario: Scenario, docroot: str) -> Iterator[Running]:
                 f"{peer.name} did not start: {exc}; log: {running.log_tail()}") from None
         yield running
     finally:
-        _stop(process)
+        stop_group(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_group(process: subprocess.Popen) -> None:
     """SIGTERM the server's process group (it is the leader: only it and
     its workers are in it), then SIGKILL what is left after 10 s."""
     for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):

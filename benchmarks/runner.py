@@ -71,9 +71,10 @@ def check_answers(server: peers.Running, scenario: Scenario, docroot: str) -> pr
     return verdict
 
 
-def _load(server: peers.Running, scenario: Scenario, seconds: float) -> load.LoadResult:
+def _load(server: peers.Running, scenario: Scenario, seconds: float,
+          use: str | None = None) -> load.LoadResult:
     try:
-        return load.run(server.port, scenario, seconds)
+        return load.run(server.port, scenario, seconds, use)
     except Exception as exc:
         if server.alive():
             raise
@@ -82,9 +83,11 @@ def _load(server: peers.Running, scenario: Scenario, seconds: float) -> load.Loa
 
 
 def warm(server: peers.Running, scenario: Scenario, seconds: float) -> None:
-    """Unmeasured load first: connections, caches, lazy imports, page cache."""
+    """Unmeasured load first: connections, caches, lazy imports, page cache.
+    wrk runs whole seconds only (-d1s at least), so a shorter warm-up (the
+    bounded CI form's 0.3 s) comes from loadgen."""
     if seconds > 0:
-        _load(server, scenario, seconds)
+        _load(server, scenario, seconds, "loadgen" if seconds < 1 else None)
 
 
 def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: int,
