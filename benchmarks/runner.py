@@ -5,6 +5,7 @@ measure through here, so their numbers mean the same thing."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import time
@@ -96,9 +97,11 @@ def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: i
     after the warm-up: callers wait for a quiet machine before that)."""
     m = Measurement(server.peer.name, scenario.name)
     warm(server, scenario, warmup)
+    one = dataclasses.replace(scenario, depth=1).request(server.port)
     for i in range(runs):
         if i:
             wait_quiet()
+        probe.caught_up(server.port, one)
         reset = procstat.reset_peak_rss(server.pid)
         before = procstat.cpu_seconds(server.pid)
         cores = _cores()
