@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     builds = [("fastcore", peers.THIS_TREE)]
     if args.baseline:
-        builds.append((f"fastcore@{args.baseline}", peers.Build(args.baseline)))
+        builds.append((f"fastcore@{args.baseline}", peers.baseline(args.baseline).build))
     cases: list[Case] = []
     for main_mode in MAIN_MODES:
         for name, build in builds:

@@ -269,9 +269,11 @@ class Fastcore(Peer):
         return self.build.version()
 
 
+@functools.cache
 def baseline(ref: str) -> Fastcore:
     """fastcore built at git ref `ref`, as peer fastcore@REF: in every
-    scenario the tree's fastcore runs, so tables show this tree against it."""
+    scenario the tree's fastcore runs, so tables show this tree against it.
+    One per ref and process, so its build is asked for once."""
     return Fastcore(f"fastcore@{ref}", f"fastcore at {ref} (the baseline)", Build(ref))
 
 

@@ -14,7 +14,7 @@ from benchmarks import gil_latency, peers
 from benchmarks.settings import BASELINE, GIL_REQUESTS
 
 BUILDS = [("fastcore", peers.THIS_TREE)] + (
-    [(f"fastcore@{BASELINE}", peers.Build(BASELINE))] if BASELINE else [])
+    [(f"fastcore@{BASELINE}", peers.baseline(BASELINE).build)] if BASELINE else [])
 CASES = [(main, name, build) for main in gil_latency.MAIN_MODES for name, build in BUILDS]
 
 
