@@ -117,21 +117,17 @@ def _get(conn: http.client.HTTPConnection) -> None:
 
 def _timed(port: int, keep_alive: bool, count: int) -> list[float]:
     out = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10) if keep_alive else None
-    try:
+    with contextlib.closing(http.client.HTTPConnection("127.0.0.1", port, timeout=10)) as kept:
         for _ in range(count):
             start = time.perf_counter()
             if keep_alive:
-                _get(conn)
+                _get(kept)
             else:
                 # The connect is part of it: the loop must accept as well.
                 with contextlib.closing(http.client.HTTPConnection(
                         "127.0.0.1", port, timeout=10)) as fresh:
                     _get(fresh)
             out.append(time.perf_counter() - start)
-    finally:
-        if conn is not None:
-            conn.close()
     return out
 
 
@@ -157,6 +153,7 @@ def measure(build: peers.Build, name: str, main: str, requests: int) -> list[Cas
         env=peers.server_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, start_new_session=True,
         preexec_fn=cpus.pinner(cpus.SERVER_CPU))
+    assert process.stdin and process.stdout and process.stderr
     try:
         line = process.stdout.readline()
         if not line:

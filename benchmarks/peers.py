@@ -169,6 +169,7 @@ class Build:
         try:
             archive = subprocess.Popen(["git", "-C", REPO, "archive", self.commit],
                                        stdout=subprocess.PIPE)
+            assert archive.stdout is not None
             untar = subprocess.run(["tar", "-x", "-C", work_dir], stdin=archive.stdout)
             archive.stdout.close()
             if archive.wait() != 0 or untar.returncode != 0:

@@ -128,9 +128,9 @@ class Target:
         ratio (with that of the best runs where there is one)."""
         by_peer = results.get(self.scenario, {})
         names = [self.subject] + ([self.peer] if self.peer else [])
-        found = [by_peer.get(n) for n in names]
-        if any(m is None for m in found):
+        if any(n not in by_peer for n in names):
             return "N/A", "not run"
+        found = [by_peer[n] for n in names]
         bad = next((m for m in found if not m.ok), None)
         if bad is not None:
             return "N/A", f"{bad.peer} {bad.status}: {bad.reason}"
