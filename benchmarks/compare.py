@@ -2,8 +2,11 @@
 keep-alive (wrk -t1 -c64) and 16-deep pipelining, N runs each, medians.
 
     python -m benchmarks.compare [--seconds 3] [--runs 5] [--peers fastcore,nginx]
-                                 [--scenarios hello,pipeline16] [--json out.json] [--check]
+                                 [--scenarios hello,pipeline16] [--baseline REF]
+                                 [--json out.json] [--check]
 
+--baseline REF also runs fastcore built at git ref REF, as peer
+fastcore@REF, next to fastcore in every scenario (before and after).
 --check exits 1 when a team target is missed (see tables.TARGETS).
 """
 
@@ -15,7 +18,7 @@ import json
 import shutil
 import sys
 
-from benchmarks import machine, runner, scenarios, tables
+from benchmarks import machine, peers, runner, scenarios, tables
 from benchmarks.peers import BY_NAME, PEERS
 
 
@@ -28,6 +31,8 @@ def make_parser(description: str, scenarios_: str, seconds: float,
                         help="seconds of unmeasured load first")
     parser.add_argument("--peers", default=",".join(p.name for p in PEERS))
     parser.add_argument("--scenarios", default=scenarios_)
+    parser.add_argument("--baseline", metavar="REF",
+                        help="also run fastcore built at this git ref, as fastcore@REF")
     parser.add_argument("--json", help="also write every measurement to this file")
     return parser
 
@@ -42,6 +47,7 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str] | None) -> argpa
                      f"scenarios: {', '.join(scenarios.BY_NAME)}")
     if "fastcore" not in [p.name for p in args.peers]:
         parser.error("fastcore must be among the peers: every ratio is fastcore / peer")
+    args.peers = peers.with_baseline(args.peers, args.baseline)
     return args
 
 
@@ -54,9 +60,10 @@ def run_all(args: argparse.Namespace, progress=print) -> tables.Results:
     results: tables.Results = {}
     try:
         for scenario in args.scenarios:
-            parts: dict[str, list[runner.Measurement]] = {p.name: [] for p in args.peers}
+            present = [p for p in args.peers if p.serves(scenario)]
+            parts: dict[str, list[runner.Measurement]] = {p.name: [] for p in present}
             for round_ in range(1, args.runs + 1):
-                for peer in args.peers:
+                for peer in present:
                     if parts[peer.name] and not parts[peer.name][-1].ok:
                         continue            # skipped or failed once: not retried
                     m = runner.measure(peer, scenario, docroot, args.seconds, 1, args.warmup)
@@ -79,6 +86,10 @@ def print_results(results: tables.Results, args: argparse.Namespace) -> None:
         if s.depth > 1:
             print(f"   latency is per batch of {s.depth} requests (wrk times a whole write)")
         print(tables.text_table(results, s.name))
+    if args.baseline:
+        print(f"\n## fastcore against fastcore@{args.baseline} (fc/base: this tree / baseline)")
+        print(tables.render_text(tables.BASELINE_COLUMNS,
+                                 tables.baseline_rows(results, f"fastcore@{args.baseline}")))
     lines = tables.target_lines(results)
     if lines:
         print("\nTargets (ratios fastcore / peer):")
@@ -86,8 +97,8 @@ def print_results(results: tables.Results, args: argparse.Namespace) -> None:
             print(f"  {verdict:<4}  {text}: {detail}")
 
 
-def dump_json(path: str, results: tables.Results) -> None:
-    data = {"machine": machine.describe(), "versions": machine.versions(),
+def dump_json(path: str, results: tables.Results, args: argparse.Namespace) -> None:
+    data = {"machine": machine.describe(), "versions": machine.versions(args.peers),
             "results": {s: {p: dataclasses.asdict(m) for p, m in by.items()}
                         for s, by in results.items()}}
     with open(path, "w") as f:
@@ -100,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(parser, argv)
     for key, value in machine.describe().items():
         print(f"{key}: {value}")
-    print("versions: " + ", ".join(f"{k} {v}" for k, v in machine.versions().items()))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in machine.versions(args.peers).items()))
     results = run_all(args)
     print_results(results, args)
     if args.json:
-        dump_json(args.json, results)
+        dump_json(args.json, results, args)
     if args.check and any(v == "FAIL" for _, v, _ in tables.target_lines(results)):
         return 1
     return 0

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from benchmarks import machine, runner, scenarios, tables
-from benchmarks.settings import RUNS, SECONDS, WARMUP
+from benchmarks import gil_latency, machine, runner, scenarios, tables
+from benchmarks.settings import BASELINE, GIL_REQUESTS, RUNS, SECONDS, WARMUP
 
 
 class Registry:
@@ -25,6 +25,7 @@ class Registry:
     def __init__(self) -> None:
         self.results: tables.Results = {}
         self.extra: dict[tuple[str, str], dict] = {}
+        self.gil: list[gil_latency.Case] = []       # test_gil_latency.py
 
     def add(self, m: runner.Measurement, extra_info: dict | None = None) -> None:
         self.results.setdefault(m.scenario, {})[m.peer] = m
@@ -38,6 +39,8 @@ class Registry:
                           others_cpu_pct=round(m.others_pct, 1),
                           best_rps=round(m.best_rps),
                           best_cpu_us_per_request=round(m.best_cpu_us, 3),
+                          mb_per_s=round(m.mbps, 1), peak_rss_mib=round(m.peak_rss_mib, 2),
+                          peak_rss_since_start=m.rss_since_start,
                           requests=m.requests, runs=len(m.runs), load_tool=m.tool)
         fastcore = self.results[m.scenario].get("fastcore")
         if m.peer == "fastcore" or fastcore is None:
@@ -75,7 +78,7 @@ def docroot() -> Iterator[str]:
 @pytest.hookimpl(trylast=True)      # after pytest-benchmark's own tables
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     registry = config.stash.get(_REGISTRY, None)
-    if registry is None or not registry.results:
+    if registry is None or not (registry.results or registry.gil):
         return
     write = terminalreporter.write_line
     terminalreporter.section("fastcore vs peers (ratios are fastcore / peer)")
@@ -90,7 +93,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
                   + (f", latency per batch of {s.depth}" if s.depth > 1 else "") + ")")
             for line in tables.text_table(registry.results, s.name).splitlines():
                 write("  " + line)
-    lines = tables.target_lines(registry.results)
+    if BASELINE:
+        write("")
+        write(f"fastcore against fastcore@{BASELINE} (fc/base: this tree / baseline):")
+        for line in tables.render_text(tables.BASELINE_COLUMNS, tables.baseline_rows(
+                registry.results, f"fastcore@{BASELINE}")).splitlines():
+            write("  " + line)
+    if registry.gil:
+        write("")
+        write(f"GIL latency of an embedded fastcore ({gil_latency.describe(GIL_REQUESTS)}):")
+        for line in tables.render_text(gil_latency.COLUMNS,
+                                       gil_latency.rows(registry.gil)).splitlines():
+            write("  " + line)
+    lines = tables.target_lines(registry.results) + gil_latency.target_lines(registry.gil)
     if lines:
         write("")
         write("targets:")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the benchmarks drive: nginx, wrk, gcc (the C reference
 # server) and libev-dev (bjoern builds against it) with apt, and the Python
-# peers, pytest-benchmark and matplotlib with pip into a virtualenv.
+# peers, Flask, pytest-benchmark, matplotlib and what a baseline build needs
+# (Cython, setuptools: --baseline REF builds fastcore at REF in this venv)
+# with pip into a virtualenv.
 #
 #   benchmarks/install-peers.sh [VENV]     (default: $VIRTUAL_ENV, else .venv)
 #
@@ -27,15 +29,15 @@ if [ ! -f "$("$python" -c 'import sysconfig; print(sysconfig.get_path("include")
     apt_install python3-dev
 fi
 
-"$python" -m pip install -q pytest pytest-benchmark matplotlib
+"$python" -m pip install -q pytest pytest-benchmark matplotlib flask "Cython>=3.1" "setuptools>=77"
 # Each peer on its own: one that fails to install (bjoern builds from
 # source) is then skipped by the benchmarks with the reason, not fatal.
-for peer in "uvicorn uvloop httptools" granian socketify bjoern; do
+for peer in "uvicorn uvloop httptools" granian socketify bjoern gunicorn waitress; do
     # shellcheck disable=SC2086
     "$python" -m pip install -q $peer || echo "install-peers.sh: could not install $peer; its benchmarks will be skipped" >&2
 done
 
 echo "install-peers.sh: done; versions:"
-"$python" -m pip list 2>/dev/null | grep -iE '^(uvicorn|uvloop|httptools|granian|socketify|bjoern|pytest-benchmark|matplotlib) '
+"$python" -m pip list 2>/dev/null | grep -iE '^(uvicorn|uvloop|httptools|granian|socketify|bjoern|gunicorn|waitress|flask|cython|pytest-benchmark|matplotlib) '
 nginx -v 2>&1 || /usr/sbin/nginx -v 2>&1
 wrk -v 2>&1 | head -1 || true

@@ -118,10 +118,11 @@ def wrk_script(request: bytes, connections: int) -> str:
             + _DONE.replace("@CONNECTIONS@", str(connections)))
 
 
-def run(port: int, scenario: Scenario, seconds: float) -> LoadResult:
-    """One load run of `seconds` against 127.0.0.1:`port`."""
+def run(port: int, scenario: Scenario, seconds: float, use: str | None = None) -> LoadResult:
+    """One load run of `seconds` against 127.0.0.1:`port`, with tool() or
+    the tool named by `use`."""
     request = scenario.request(port)
-    name = tool()
+    name = use or tool()
     with tempfile.TemporaryDirectory(prefix="fastcore-bench-load-") as tmp:
         if name == "wrk":
             script = os.path.join(tmp, "scenario.lua")

@@ -1,7 +1,8 @@
-"""A small load generator for machines without wrk: N connections on one
-non-blocking selector loop, each writing the scenario's bytes (one request
-or a pipelined batch), reading every response by Content-Length, and
-writing again. It prints the same ``BENCH {json}`` line as the wrk script.
+"""A small load generator for machines without wrk, and for warm-ups shorter
+than wrk's 1 s: N connections on one non-blocking selector loop, each
+writing the scenario's bytes (one request or a pipelined batch), reading
+every response (by Content-Length, or chunked), and writing again. It
+prints the same ``BENCH {json}`` line as the wrk script.
 
 It is Python, so on a fast server it is the bottleneck: its numbers compare
 peers with each other under the same client, never with wrk's.
@@ -20,10 +21,12 @@ import socket
 import time
 
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)")
+CHUNKED = re.compile(rb"\r\ntransfer-encoding:[^\r]*chunked")
 
 
 class Conn:
-    __slots__ = ("sock", "buf", "pending", "start", "need", "status", "close", "out")
+    __slots__ = ("sock", "buf", "pending", "start", "need", "chunked", "last", "status",
+                 "close", "out")
 
     def __init__(self, port: int) -> None:
         self.sock = socket.socket()
@@ -34,9 +37,31 @@ class Conn:
         self.pending = 0
         self.start = 0.0
         self.need = -1          # body bytes still expected; -1 while reading a head
+        self.chunked = False    # the body is chunked: `need` counts the current chunk
+        self.last = False       # that chunk is the last one (size 0)
         self.status = 0
         self.close = False
         self.out = b""
+
+    def take_body(self) -> bool:
+        """Consume what `buf` holds of the body; True once it is complete.
+        A chunked body (RFC 9112 section 7.1; these servers send no
+        trailers) alternates size lines and chunk data plus its CRLF."""
+        while True:
+            if self.need > 0:
+                take = min(len(self.buf), self.need)
+                del self.buf[:take]
+                self.need -= take
+                if self.need:
+                    return False
+            if not self.chunked or self.last:
+                return True
+            end = self.buf.find(b"\r\n")
+            if end < 0:
+                return False
+            size = int(bytes(self.buf[:end]).split(b";")[0], 16)
+            del self.buf[:end + 2]
+            self.need, self.last = size + 2, size == 0
 
 
 def main() -> None:
@@ -115,10 +140,10 @@ def main() -> None:
                     c.status = int(head[9:12])
                     length = CONTENT_LENGTH.search(head)
                     c.need = int(length.group(1)) if length else 0
+                    c.chunked, c.last = bool(CHUNKED.search(head)), False
                     c.close = b"connection: close" in head
-                if len(c.buf) < c.need:
+                if not c.take_body():
                     break
-                del c.buf[:c.need]
                 c.need = -1
                 done += 1
                 if c.status >= 400:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 
 from benchmarks import cpus, load
-from benchmarks.peers import PEERS
+from benchmarks.peers import PEERS, Peer
 
 
 def cpu_model() -> str:
@@ -43,5 +43,8 @@ def describe() -> dict[str, str]:
     }
 
 
-def versions() -> dict[str, str]:
-    return {p.name: p.version() for p in PEERS}
+def versions(peers: list[Peer] | None = None) -> dict[str, str]:
+    """Each program's version once: variants (fastcore-w2, gunicorn-gthread)
+    run the same software as the peer they vary."""
+    return {p.name: p.version() for p in (PEERS if peers is None else peers)
+            if p.variant_of is None}

@@ -5,6 +5,7 @@ pipelined batch, or the wrong bytes, is reported instead of measured."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from dataclasses import dataclass
@@ -89,6 +90,18 @@ def _fill(sock: socket.socket, buf: bytearray) -> bool:
         return False
     buf += data
     return bool(data)
+
+
+def caught_up(port: int, request: bytes, timeout: float = 30.0) -> None:
+    """Send one request on a new connection and read its answer, whatever
+    it is. A server that works through requests in turn answers it only
+    after those the last load left behind (wrk and loadgen stop with
+    requests in flight; a 10 ms handler times 64 connections is 0.64 s of
+    work), so the next run does not start with the previous one's tail."""
+    with contextlib.suppress(OSError, ValueError), \
+            socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(request)
+        _read_response(sock, bytearray())
 
 
 @dataclass

@@ -1,6 +1,6 @@
-"""CPU time of a server: its process and every descendant (nginx's worker,
-granian's worker), read from /proc, so that the time spent serving can be
-divided by the requests served."""
+"""CPU time and peak memory of a server: its process and every descendant
+(nginx's worker, granian's worker, gunicorn's), read from /proc, so that
+the time spent serving can be divided by the requests served."""
 
 from __future__ import annotations
 
@@ -59,3 +59,38 @@ def core_seconds(cpu: int | None) -> float:
                 user, nice, system = (int(v) for v in line.split()[1:4])
                 return (user + nice + system) / _TICK
     return 0.0
+
+
+def reset_peak_rss(root: int) -> bool:
+    """Start each process's peak RSS (VmHWM) afresh from its current RSS,
+    by writing 5 to /proc/PID/clear_refs (proc(5), Linux 4.0), so that the
+    peak read after a run is the peak of that run, not of start-up. False
+    if the kernel refused for any process: the peak is then since start."""
+    done = True
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/clear_refs", "w") as f:
+                f.write("5")
+        except FileNotFoundError:
+            pass                    # exited meanwhile
+        except OSError:
+            done = False
+    return done
+
+
+def peak_rss_bytes(root: int) -> int:
+    """The sum over the tree of each process's VmHWM (peak resident set
+    size). Each process is counted at its own peak and shared pages (nginx
+    master and worker, forked workers) once per process, so this is an
+    upper bound of the tree's peak, the figure `ps` users add up."""
+    total = 0
+    for pid in descendants(root):
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total

@@ -3,7 +3,7 @@ tables, machine, versions, date), results.png (bar charts) and
 results.json (every measurement).
 
     python -m benchmarks.report [--seconds 3] [--runs 3] [--scenarios ...] [--peers ...]
-                                [--out benchmarks/results]
+                                [--baseline REF] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -17,13 +17,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def markdown(results: tables.Results, args) -> str:
-    info, versions = machine.describe(), machine.versions()
+    info, versions = machine.describe(), machine.versions(args.peers)
     out = ["# fastcore benchmark results", "",
            f"Measured {info['date']} with `python -m benchmarks.report --seconds {args.seconds:g} "
            f"--runs {args.runs}`: each number is the median of {args.runs} runs of "
            f"{args.seconds:g} s after {args.warmup:g} s of warm-up. Ratios are fastcore / peer: "
            "above 1 is better for req/s, below 1 is better for CPU time per request. "
-           "See benchmarks/README.md for what each column means.", "",
+           "Peak RSS is the sum of VmHWM over the server's processes, reset at the start "
+           "of each run. See benchmarks/README.md for what each column means.", "",
            "| machine | |", "| --- | --- |"]
     out += [f"| {k} | {v} |" for k, v in info.items()]
     out += ["", "| server | version |", "| --- | --- |"]
@@ -33,6 +34,13 @@ def markdown(results: tables.Results, args) -> str:
         if s.depth > 1:
             out += [f"Latency is per batch of {s.depth} requests.", ""]
         out.append(tables.markdown_table(results, s.name))
+    if args.baseline:
+        out += ["", f"## fastcore against fastcore@{args.baseline}", "",
+                "Before and after: fc/base is this tree / the baseline, measured in the "
+                "same run.", "",
+                tables.render_markdown(tables.BASELINE_COLUMNS,
+                                       tables.baseline_rows(results,
+                                                            f"fastcore@{args.baseline}"))]
     lines = tables.target_lines(results)
     if lines:
         out += ["", "## Targets", "", "| target | result | fastcore / peer |",
@@ -47,7 +55,10 @@ def chart(results: tables.Results, args, path: str) -> None:
     import matplotlib.pyplot as plt
 
     names = [s.name for s in args.scenarios]
-    peers = [p.name for p in args.peers]
+    # Only peers measured somewhere: variants that are unsupported everywhere
+    # (features not there yet) would only crowd the legend.
+    peers = [p.name for p in args.peers
+             if any(m.ok for by in results.values() for n, m in by.items() if n == p.name)]
     fig, axes = plt.subplots(2, 1, figsize=(max(8, 1.6 * len(names)), 9), sharex=True)
     width = 0.8 / len(peers)
     for metric, ax, label in ((lambda m: m.rps, axes[0], "requests/s (log)"),
@@ -84,9 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     results = compare.run_all(args)
     with open(os.path.join(out, "results.md"), "w") as f:
         f.write(markdown(results, args))
-    compare.dump_json(os.path.join(out, "results.json"), results)
+    compare.dump_json(os.path.join(out, "results.json"), results, args)
     if args.json:
-        compare.dump_json(args.json, results)
+        compare.dump_json(args.json, results, args)
     chart(results, args, os.path.join(out, "results.png"))
     print(f"wrote {out}/results.md, results.png, results.json")
     return 0

@@ -5,6 +5,7 @@ measure through here, so their numbers mean the same thing."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
 import time
@@ -42,6 +43,11 @@ class Measurement:
     # whose speed drifts, the least disturbed run of each peer.
     best_rps: float = 0.0
     best_cpu_us: float = 0.0
+    mbps: float = 0.0            # response bytes (heads too) per second, 10^6 bytes
+    # Peak RSS of the server's processes during the runs (the highest run):
+    # the sum of their VmHWM, reset at the start of each run (procstat.py).
+    peak_rss_mib: float = 0.0
+    rss_since_start: bool = False   # the reset was refused: peak since start-up
     requests: int = 0            # over all measured runs
     tool: str = ""
     runs: list[dict] = field(default_factory=list)
@@ -66,9 +72,10 @@ def check_answers(server: peers.Running, scenario: Scenario, docroot: str) -> pr
     return verdict
 
 
-def _load(server: peers.Running, scenario: Scenario, seconds: float) -> load.LoadResult:
+def _load(server: peers.Running, scenario: Scenario, seconds: float,
+          use: str | None = None) -> load.LoadResult:
     try:
-        return load.run(server.port, scenario, seconds)
+        return load.run(server.port, scenario, seconds, use)
     except Exception as exc:
         if server.alive():
             raise
@@ -77,9 +84,11 @@ def _load(server: peers.Running, scenario: Scenario, seconds: float) -> load.Loa
 
 
 def warm(server: peers.Running, scenario: Scenario, seconds: float) -> None:
-    """Unmeasured load first: connections, caches, lazy imports, page cache."""
+    """Unmeasured load first: connections, caches, lazy imports, page cache.
+    wrk runs whole seconds only (-d1s at least), so a shorter warm-up (the
+    bounded CI form's 0.3 s) comes from loadgen."""
     if seconds > 0:
-        _load(server, scenario, seconds)
+        _load(server, scenario, seconds, "loadgen" if seconds < 1 else None)
 
 
 def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: int,
@@ -88,14 +97,18 @@ def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: i
     after the warm-up: callers wait for a quiet machine before that)."""
     m = Measurement(server.peer.name, scenario.name)
     warm(server, scenario, warmup)
+    one = dataclasses.replace(scenario, depth=1).request(server.port)
     for i in range(runs):
         if i:
             wait_quiet()
+        probe.caught_up(server.port, one)
+        reset = procstat.reset_peak_rss(server.pid)
         before = procstat.cpu_seconds(server.pid)
         cores = _cores()
         result = _load(server, scenario, seconds)
         cores = _cores() - cores
         cpu = procstat.cpu_seconds(server.pid) - before
+        peak_rss = procstat.peak_rss_bytes(server.pid)
         if not server.alive():
             return _failed(m, f"{server.peer.name} died under load (exit "
                               f"{server.process.returncode}); log: {server.log_tail()}")
@@ -116,6 +129,8 @@ def load_runs(server: peers.Running, scenario: Scenario, seconds: float, runs: i
                            load_cpu_pct=100 * result.load_cpu_seconds / result.seconds,
                            others_pct=max(0.0, 100 * (cores - cpu - result.load_cpu_seconds)
                                           / result.seconds),
+                           mbps=result.bytes / result.seconds / 1e6,
+                           peak_rss_mib=peak_rss / 2**20, rss_since_start=not reset,
                            requests=result.requests))
         m.tool = result.tool
     return combine([m])
@@ -157,6 +172,7 @@ def measure(peer: peers.Peer, scenario: Scenario, docroot: str, seconds: float,
     status and reason instead of exceptions."""
     try:
         check_available(peer, scenario)
+        scenario.prepare(docroot)
         with peers.run(peer, scenario, docroot) as server:
             check_answers(server, scenario, docroot)
             wait_quiet()
@@ -180,8 +196,11 @@ def combine(parts: list[Measurement]) -> Measurement:
                     reason=next((p.reason for p in parts if p.reason), ""),
                     runs=[run for part in parts for run in part.runs])
     for key in ("rps", "p50_us", "p99_us", "cpu_us", "server_cpu_pct", "load_cpu_pct",
-                "others_pct"):
+                "others_pct", "mbps"):
         setattr(m, key, statistics.median(run[key] for run in m.runs))
+    # A peak is a peak: the highest of the runs, not their median.
+    m.peak_rss_mib = max(run["peak_rss_mib"] for run in m.runs)
+    m.rss_since_start = any(run["rss_since_start"] for run in m.runs)
     m.best_rps = max(run["rps"] for run in m.runs)
     m.best_cpu_us = min(run["cpu_us"] for run in m.runs)
     m.requests = sum(run["requests"] for run in m.runs)
@@ -190,11 +209,11 @@ def combine(parts: list[Measurement]) -> Measurement:
 
 def ratios(fastcore: Measurement, peer: Measurement) -> dict[str, float]:
     """fastcore / peer: above 1 is better for req/s, below 1 is better for
-    CPU per request and latency."""
+    CPU per request, latency and memory."""
     if not (fastcore.ok and peer.ok):
         return {}
     out = {}
-    for key in ("rps", "cpu_us", "p99_us", "best_rps", "best_cpu_us"):
+    for key in ("rps", "cpu_us", "p99_us", "best_rps", "best_cpu_us", "peak_rss_mib"):
         mine, theirs = getattr(fastcore, key), getattr(peer, key)
         if theirs:
             out[key] = mine / theirs

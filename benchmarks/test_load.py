@@ -12,12 +12,14 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import peers, runner, scenarios
-from benchmarks.settings import RUNS, SECONDS, WARMUP
+from benchmarks.settings import BASELINE, RUNS, SECONDS, WARMUP
 
-# Scenario by scenario, fastcore first: each peer's ratio needs fastcore's
-# result, and a peer measured minutes after fastcore would meet a machine in
+# Scenario by scenario, fastcore first (and FASTCORE_BENCH_BASELINE's
+# fastcore@REF right after it): each peer's ratio needs fastcore's result,
+# and a peer measured minutes after fastcore would meet a machine in
 # another state (a shared or virtual machine drifts).
-CASES = [(s, p) for s in scenarios.SCENARIOS for p in peers.PEERS]
+CASES = [(s, p) for s in scenarios.SCENARIOS
+         for p in peers.with_baseline(peers.PEERS, BASELINE) if p.serves(s)]
 
 
 @pytest.mark.parametrize("scenario,peer", CASES, ids=[f"{s.name}-{p.name}" for s, p in CASES])
@@ -30,12 +32,13 @@ def test_load(benchmark, scenario, peer, docroot, registry):
         registry.add(runner.Measurement(peer.name, scenario.name, "skipped", str(exc)))
         pytest.skip(f"{peer.name}: {exc}")
     try:
+        scenario.prepare(docroot)
         with peers.run(peer, scenario, docroot) as server:
             try:
                 runner.check_answers(server, scenario, docroot)
             except runner.Wrong as exc:
                 registry.add(runner.Measurement(peer.name, scenario.name, "wrong", str(exc)))
-                if peer.name == "fastcore":
+                if peer.ours:
                     pytest.fail(str(exc))
                 pytest.skip(str(exc))
             runner.wait_quiet()
@@ -46,8 +49,9 @@ def test_load(benchmark, scenario, peer, docroot, registry):
         m = runner.Measurement(peer.name, scenario.name, "failed", f"{type(exc).__name__}: {exc}")
     registry.add(m, benchmark.extra_info)
     if not m.ok:
-        # fastcore must hold up; a peer that fails under load is a fact
-        # about the peer, reported but not a failure of this suite.
-        if peer.name == "fastcore":
+        # This tree's fastcore must hold up; a peer (or the baseline) that
+        # fails under load is a fact about it, reported but not a failure of
+        # this suite.
+        if peer.ours:
             pytest.fail(m.reason)
         pytest.xfail(f"{peer.name}: {m.reason}")

@@ -1,7 +1,13 @@
-"""A WSGI app for bjoern: python -m benchmarks.apps.wsgi_app PORT DOCROOT."""
+"""A raw WSGI app (no framework, so the server is measured), served by
+bjoern: python -m benchmarks.apps.wsgi_app PORT DOCROOT [MODULE:APP]
+(another WSGI app instead, e.g. benchmarks.apps.flask_app:app), and by
+gunicorn, granian, waitress and `fastcore run ... --interface wsgi` as
+benchmarks.apps.wsgi_app:app."""
 
+import importlib
 import os
 import sys
+import time
 
 HELLO = b"Hello, World!"
 TEXT = [("Content-Type", "text/plain"), ("Content-Length", "13")]
@@ -11,6 +17,11 @@ FILES: dict[str, str] = {}
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/":
+        start_response("200 OK", TEXT)
+        return [HELLO]
+    if path == "/sleep":
+        # The sleep10ms scenario: stands for a database round trip.
+        time.sleep(0.01)
         start_response("200 OK", TEXT)
         return [HELLO]
     if path == "/echo":
@@ -39,4 +50,8 @@ if __name__ == "__main__":
 
     port, docroot = int(sys.argv[1]), sys.argv[2]
     FILES.update({"/static/" + n: os.path.join(docroot, n) for n in os.listdir(docroot)})
-    bjoern.run(app, "127.0.0.1", port)
+    served = app
+    if len(sys.argv) > 3:
+        module, _, name = sys.argv[3].partition(":")
+        served = getattr(importlib.import_module(module), name or "app")
+    bjoern.run(served, "127.0.0.1", port)
