@@ -14,7 +14,8 @@ import time
 import pytest
 
 import fastcore
-from conftest import WAIT, RawClient, hello_app, request_bytes
+from apps import hello_app
+from helpers import WAIT, RawClient, request_bytes
 
 
 # -- one loop, one thread ------------------------------------------------------
