@@ -44,7 +44,6 @@ cdef class Reader:
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1
-    cdef Request take_request(self)
     cdef int probe_method(self, bytes data) except -1
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1
     cdef int check_partial_line(self, const char* data, Py_ssize_t n,
