@@ -41,6 +41,7 @@ cdef class Reader:
     cdef bint stop(self) except -1
     cdef object take(self)
     cdef bint has_ready(self)
+    cdef void discard(self)
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1

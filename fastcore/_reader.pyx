@@ -81,6 +81,12 @@ cdef class Reader:
             self.ready_head = 0
         return item
 
+    cdef void discard(self):
+        # Nothing more will be answered: drop what was parsed, parse no more.
+        self.phase = R_DONE
+        self.ready.clear()
+        self.ready_head = 0
+
     cdef bint has_ready(self):
         return self.ready_head < len(self.ready)
 
