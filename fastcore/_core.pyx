@@ -57,6 +57,7 @@ from fastcore.streams import _END as STREAM_END, EventStream, Stream
 from fastcore.static import file_fields
 from fastcore._syntax import STANDARD_METHODS, TCHARS
 from fastcore._target import check_target_form, split_target
+from fastcore._wsgi_headers import check_wsgi_field, check_wsgi_status
 
 include "_http.pyx"
 include "_files.pyx"
