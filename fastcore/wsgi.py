@@ -219,9 +219,19 @@ class _Body:
         if first:
             self._first = b""
             return first
-        chunk = next(self._iterator)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            if written:                 # written on the iterable's way out
+                return written.pop(0)
+            raise
         if type(chunk) is not bytes:
             raise TypeError(f"a WSGI body yielded {type(chunk).__name__}, not bytes")
+        if written:
+            # write() was called while this chunk was being made: what it
+            # was given goes first.
+            written.append(chunk)
+            return written.pop(0)
         return chunk
 
     def close(self) -> None:
@@ -246,7 +256,9 @@ class WSGIHandler:
         if not callable(app):
             raise TypeError(f"{app!r} is not a WSGI application (not callable)")
         self.app = app
-        self.script_name = script_name.rstrip("/")
+        # In the form PATH_INFO has (PEP 3333): the URL's bytes, UTF-8 for
+        # a prefix given as text, each carried as one latin-1 character.
+        self.script_name = script_name.rstrip("/").encode("utf-8").decode("latin-1")
         # The keys that are the same for every request.
         self.base: dict[str, Any] = {
             "wsgi.version": (1, 0),
@@ -257,6 +269,7 @@ class WSGIHandler:
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             "wsgi.file_wrapper": FileWrapper,
+            "GATEWAY_INTERFACE": "CGI/1.1",           # RFC 3875 section 4.1.4
             "SERVER_NAME": "localhost",
             "SERVER_PORT": "0",
             "SERVER_SOFTWARE": "fastcore",
