@@ -134,7 +134,7 @@ class _Start:
         self.head: bytes | None = None
         self.code = 0
         self.length: int | None = None
-        self.sent = False                   # the head has gone to the engine
+        self.sent = False                   # the head is final: gone to the engine, or data written
         self.written: list[bytes] = []      # from the write() callable
 
     def __call__(self, status: str, headers: list[tuple[str, str]],
@@ -157,6 +157,9 @@ class _Start:
         if type(data) is not bytes:
             raise TypeError(f"write() takes bytes, not {type(data).__name__}")
         if data:
+            # Body data: from here the head counts as sent (PEP 3333), so
+            # exc_info can no longer replace it, even while it is buffered.
+            self.sent = True
             self.written.append(data)
 
 

@@ -77,9 +77,9 @@ def traced(pid: int, syscalls: str) -> Iterator[list[str]]:
         for line in log:
             # "PID call(...) = result"; signals ("---") and exits ("+++")
             # are not calls.
-            _, _, call = line.rstrip("\n").partition(" ")
-            if call and not call.startswith(("+++", "---")):
-                calls.append(call)
+            fields = line.split(None, 1)
+            if len(fields) == 2 and not fields[1].startswith(("+++", "---")):
+                calls.append(fields[1].rstrip("\n"))
 
 
 class ServerProcess:

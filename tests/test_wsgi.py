@@ -119,6 +119,11 @@ def test_a_list_body_with_and_without_content_length(serve, raw):
         start_response("200 OK", [TEXT])
         return [b"hello ", b"world"]
 
+    @validator
+    def empty(environ, start_response):
+        start_response("200 OK", [TEXT])
+        return []
+
     for app, framing in ((declared, "length"), (plain, "length"), (validated_plain, "chunked")):
         with serve(app) as server:
             client = raw(server.port, streaming=True)
@@ -129,6 +134,9 @@ def test_a_list_body_with_and_without_content_length(serve, raw):
                 assert response.header("content-type") == "text/plain"
                 if framing == "length":
                     assert response.header("content-length") == "11"
+    with serve(empty) as server:
+        response = exchange(raw(server.port))
+        assert (response.status, response.body, response.header("content-length")) == (200, b"", "0")
 
 
 def test_a_generator_streams_chunked_on_1_1_and_close_delimited_on_1_0(serve, raw):
@@ -142,8 +150,9 @@ def test_a_generator_streams_chunked_on_1_1_and_close_delimited_on_1_0(serve, ra
 
     with serve(app) as server:
         client = raw(server.port, streaming=True)
-        for _ in range(2):
-            response = exchange(client)
+        # Pipelined: each streamed response whole, in order, before the next.
+        client.send(request_bytes() * 3)
+        for response in client.read_responses(3):
             assert (response.status, response.framing, response.body) == (
                 200, "chunked", b"one,two,three")
             assert not response.closes
@@ -267,6 +276,30 @@ def test_exc_info_before_the_head_is_sent_replaces_the_response(serve, raw, capl
             assert (response.status, response.body) == (500, b"custom error")
             assert response.header("x-dropped") is None
     assert fastcore_errors(caplog) == []     # the application handled it
+
+
+def test_exc_info_after_write_reraises(serve, raw, caplog):
+    # PEP 3333: write() sends the head (a server may buffer, but it may not
+    # take the response back), so exc_info after it re-raises. Here nothing
+    # has reached the socket yet: the engine's own 500, and nothing of the
+    # application's first attempt.
+    @validator
+    def app(environ, start_response):
+        write = start_response("200 OK", [TEXT])
+        write(b"partial ")
+        try:
+            raise ValueError("failed after write()")
+        except ValueError:
+            start_response("500 Internal Server Error", [TEXT], sys.exc_info())
+        return [b"error page"]
+
+    with caplog.at_level(logging.ERROR, logger="fastcore"), serve(app) as server:
+        client = raw(server.port, streaming=True)
+        response = exchange(client)
+        assert response.status == 500
+        assert b"partial" not in response.body and b"error page" not in response.body
+    failures = fastcore_errors(caplog)
+    assert len(failures) == 1 and failures[0].exc_info[0] is ValueError
 
 
 def test_exc_info_after_the_head_is_sent_reraises_and_closes(serve, raw, caplog):
@@ -463,8 +496,8 @@ def test_invalid_header_names_and_values_are_a_500(serve, raw, caplog, headers):
     assert len(fastcore_errors(caplog)) == 2
 
 
-@pytest.mark.parametrize("status", ["101 Switching Protocols", "2000 OK", "099 Low", "600 High", "abc OK",
-                                    "200 Bad\r\nX: 1", b"200 OK"])
+@pytest.mark.parametrize("status", ["101 Switching Protocols", "2000 OK", "099 Low", "600 High",
+                                    "abc OK", "200 Bad\r\nX: 1", "200 \u00d6kay", b"200 OK"])
 def test_a_malformed_status_is_a_500(serve, raw, status):
     # Unvalidated, as above.
     def app(environ, start_response):
@@ -473,6 +506,73 @@ def test_a_malformed_status_is_a_500(serve, raw, status):
 
     with serve(app) as server:
         assert exchange(raw(server.port, streaming=True)).status == 500
+
+
+@pytest.mark.parametrize("lengths", [["abc"], ["-1"], ["+5"], ["5", "6"], [""]])
+def test_a_malformed_content_length_is_a_500(serve, raw, lengths):
+    # Unvalidated: the validator does not look at Content-Length.
+    def app(environ, start_response):
+        start_response("200 OK", [TEXT] + [("Content-Length", value) for value in lengths])
+        return [b"hello"]
+
+    with serve(app) as server:
+        assert exchange(raw(server.port, streaming=True)).status == 500
+
+
+def start_twice(environ, start_response):
+    start_response("200 OK", [TEXT])
+    start_response("200 OK", [TEXT])
+    return [b"x"]
+
+
+def headers_in_a_tuple(environ, start_response):
+    start_response("200 OK", (TEXT,))            # PEP 3333: a list
+    return [b"x"]
+
+
+def never_started(environ, start_response):
+    return [b"x"]
+
+
+def never_started_empty(environ, start_response):
+    return iter([b"", b""])
+
+
+def str_body(environ, start_response):
+    start_response("200 OK", [TEXT])
+    return ["text"]
+
+
+def returns_none(environ, start_response):
+    start_response("200 OK", [TEXT])
+
+
+@pytest.mark.parametrize("app", [start_twice, headers_in_a_tuple, never_started, never_started_empty,
+                                 str_body, returns_none], ids=lambda app: app.__name__)
+def test_an_application_breaking_pep_3333_before_the_head_is_a_500(serve, raw, caplog, app):
+    # Unvalidated: the validator would stop each of these itself.
+    with caplog.at_level(logging.ERROR, logger="fastcore"), serve(app) as server:
+        client = raw(server.port, streaming=True)
+        for _ in range(2):
+            response = exchange(client)
+            assert response.status == 500 and not response.closes
+    assert len(fastcore_errors(caplog)) == 2
+
+
+def test_a_str_chunk_mid_stream_ends_the_connection(serve, raw, caplog):
+    def app(environ, start_response):
+        # Unvalidated, as above.
+        start_response("200 OK", [TEXT])
+        yield b"bytes first, "
+        yield "then text"
+
+    with caplog.at_level(logging.ERROR, logger="fastcore"), serve(app) as server:
+        client = raw(server.port, streaming=True)
+        client.send(request_bytes())
+        assert client.read_head().status == 200
+        received = client.finish()
+        assert b"then text" not in received and not received.endswith(b"0\r\n\r\n")
+    assert fastcore_errors(caplog)[0].exc_info[0] is TypeError
 
 
 def test_head_204_and_304_send_no_body(serve, raw):
