@@ -95,6 +95,11 @@ cdef class Conn:
                 job = <Job>self.jobs[0]
                 if job.done:
                     del self.jobs[0]
+                    if (not self.jobs and reader.last and not reader.has_ready()
+                            and reader.stop()):
+                        # Stopping, and this is the last answer: it says so.
+                        job.close = True
+                        self.state = C_CLOSING
                     dispatcher.finish_job(self, job)
                     continue
                 if len(self.jobs) >= MAX_CONN_JOBS:
@@ -203,6 +208,8 @@ cdef class Conn:
         if not complete or body.framing == FRAME_CLOSE:
             self.reader.discard()
             self.state = C_CLOSING
+        elif self.reader.last and not self.has_answer() and self.reader.stop():
+            self.state = C_CLOSING               # stopping: nothing more to answer
         return 0
 
     cdef int after_flush(self) except -1:

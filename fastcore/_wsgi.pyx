@@ -13,7 +13,9 @@ cdef str environ_key(bytes name):
     if key is not None:
         return key
     text = name.decode("latin-1").upper()
-    if "_" in text:
+    if "_" in text or text == "TRANSFER-ENCODING":
+        # Transfer-Encoding too: the body in wsgi.input is decoded, and
+        # its CONTENT_LENGTH given (see wsgi_environ).
         key = ""
     elif text == "CONTENT-TYPE" or text == "CONTENT-LENGTH":
         key = text.replace("-", "_")
@@ -28,26 +30,31 @@ def wsgi_environ(Request request, dict base, str script_name):
     """The environ for `request`: a copy of `base` (the keys that are the
     same for every request) with the request's own. PATH_INFO is the
     percent-decoded path as bytes, carried in a latin-1 str, without
-    `script_name`; repeated fields are joined with ", " (Cookie with
-    "; ")."""
+    `script_name` (itself in that form); repeated fields are joined with
+    ", " (Cookie with "; "). A chunked body is given as it was decoded,
+    with its CONTENT_LENGTH and without Transfer-Encoding, as waitress
+    does: CGI and most applications (Django) read CONTENT_LENGTH bytes."""
     cdef dict environ = base.copy()
     cdef bytes target = request._target
     cdef bytes path, query, name, value
+    cdef bytes body = request.body
     cdef list raw = request._raw_headers
     cdef Py_ssize_t i, n, cut
     cdef str key, text
     cdef object previous, client, local
+    # A fragment is not sent to a server (RFC 9110 section 4.2.5); a
+    # client that does gets it dropped, as Request.path does.
+    cut = find_byte(target, b"#")
+    if cut >= 0:
+        target = target[:cut]
     if PyBytes_AS_STRING(target)[0] != b"/":
         target = origin_form(target)
-    cut = target.find(b"?")
+    cut = find_byte(target, b"?")
     if cut < 0:
         path, query = target, b""
     else:
         path, query = target[:cut], target[cut + 1:]
-    cut = query.find(b"#")
-    if cut >= 0:
-        query = query[:cut]
-    if b"%" in path:
+    if find_byte(path, b"%") >= 0:
         path = unquote_to_bytes(path)
     text = path.decode("latin-1")
     environ["REQUEST_METHOD"] = request.method
@@ -76,18 +83,30 @@ def wsgi_environ(Request request, dict base, str script_name):
     if local is not None:
         environ["SERVER_NAME"] = local[0]
         environ["SERVER_PORT"] = str(local[1])
-    environ["wsgi.input"] = BytesIO(request.body)
+    if PyBytes_GET_SIZE(body) and "CONTENT_LENGTH" not in environ:
+        environ["CONTENT_LENGTH"] = str(PyBytes_GET_SIZE(body))     # it was chunked
+    environ["wsgi.input"] = BytesIO(body)
     return environ
+
+
+cdef inline Py_ssize_t find_byte(bytes data, char byte):
+    cdef const char* start = PyBytes_AS_STRING(data)
+    cdef const char* found = <const char*>memchr(start, byte, PyBytes_GET_SIZE(data))
+    return -1 if found is NULL else found - start
 
 
 cdef bytes origin_form(bytes target):
     # The path and query of an absolute-form target (RFC 9112 section
-    # 3.2.2), "*" for the asterisk form.
+    # 3.2.2), its path "/" when empty (RFC 9110 section 4.2.3); "*" for
+    # the asterisk form.
     cdef Py_ssize_t start = target.find(b"://")
-    cdef Py_ssize_t cut
+    cdef Py_ssize_t cut, query
     if start < 0:
         return target
     cut = target.find(b"/", start + 3)
+    query = target.find(b"?", start + 3)
+    if query >= 0 and (cut < 0 or query < cut):
+        return b"/" + target[query:]
     return target[cut:] if cut >= 0 else b"/"
 
 
@@ -175,6 +194,9 @@ cdef class StartResponse:
         if type(data) is not bytes:
             raise TypeError(f"write() takes bytes, not {type(data).__name__}")
         if data:
+            # Body data: from here the head counts as sent (PEP 3333), so
+            # exc_info can no longer replace it, even while it is buffered.
+            self.sent = True
             if self.written is None:
                 self.written = []
             self.written.append(data)

@@ -129,16 +129,26 @@ class _Body:
         return self
 
     def __next__(self) -> bytes:
-        written = self._start.written
-        if written:
-            return written.pop(0)               # write() data, in order
+        start = self._start                     # its write() data, in order
+        if start.written:
+            return start.written.pop(0)
         first = self._first
         if first:
             self._first = b""
             return first
-        chunk = next(self._iterator)
+        try:
+            chunk = next(self._iterator)
+        except StopIteration:
+            if start.written:                   # written on the iterable's way out
+                return start.written.pop(0)
+            raise
         if type(chunk) is not bytes:
             raise TypeError(f"a WSGI body yielded {type(chunk).__name__}, not bytes")
+        if start.written:
+            # write() was called while this chunk was being made: what it
+            # was given goes first.
+            start.written.append(chunk)
+            return start.written.pop(0)
         return chunk
 
     def close(self) -> None:
@@ -182,11 +192,15 @@ def WSGIHandler(app: WSGIApplication, script_name: str = "", *,   # noqa: N802
         "wsgi.run_once": False,
         "wsgi.input_terminated": True,
         "wsgi.file_wrapper": FileWrapper,
+        "GATEWAY_INTERFACE": "CGI/1.1",           # RFC 3875 section 4.1.4
         "SERVER_NAME": "localhost",
         "SERVER_PORT": "0",
         "SERVER_SOFTWARE": "fastcore",
     }
-    return WSGIBridge(app, base, script_name.rstrip("/"), _Body, FileWrapper, _send_file)
+    # The prefix in the form PATH_INFO has (PEP 3333): the URL's bytes, UTF-8
+    # for a prefix given as text, each carried as one latin-1 character.
+    prefix = script_name.rstrip("/").encode("utf-8").decode("latin-1")
+    return WSGIBridge(app, base, prefix, _Body, FileWrapper, _send_file)
 
 
 class WSGIMount:

@@ -6,10 +6,13 @@ child process (server_process.ServerProcess).
 - ``EchoApp``: every request, whatever its method and target, answered with
   a JSON echo of what the engine parsed, and recorded, so that a test can
   prove that a request never reached a handler.
+- ``wsgi_file_app``: a WSGI application that answers with a file through
+  ``wsgi.file_wrapper``.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 
@@ -91,3 +94,30 @@ class EchoApp(fastcore.App):
     def clear(self) -> None:
         with self._lock:
             self.seen.clear()
+
+
+class UnreadableFile(io.FileIO):
+    """A real file whose read() fails: served whole, its bytes came from its
+    descriptor, not through Python."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise AssertionError("a regular file was read in Python")
+
+    readinto = read                                  # type: ignore[assignment]
+
+
+def wsgi_file_app(path: str):
+    """A WSGI application answering every request with the file at `path`
+    through ``wsgi.file_wrapper``. The query string says from where
+    (``at=N``), with which Content-Length (``length=N``) and whether the
+    file refuses to be read in Python (``unreadable=1``)."""
+    def app(environ, start_response):
+        query = dict(p.split("=") for p in environ["QUERY_STRING"].split("&") if p)
+        opened = (UnreadableFile if "unreadable" in query else io.FileIO)(path)
+        opened.seek(int(query.get("at", 0)))
+        headers = [("Content-Type", "application/octet-stream")]
+        if "length" in query:
+            headers.append(("Content-Length", query["length"]))
+        start_response("200 OK", headers)
+        return environ["wsgi.file_wrapper"](opened, 4096)
+    return app

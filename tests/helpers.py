@@ -19,6 +19,8 @@ apps.py's; a server in a child process is server_process.py's.)
   what it reads with the parser above, and says how the connection ended:
   ``ended`` is None while it is open, "eof" after the server's FIN, "reset"
   after its RST.
+- ``CookieClient``: a RawClient that keeps the cookies the server sets and
+  sends them back, as a browser does (for the Flask and Django apps).
 - ``wait_until`` (poll a condition that has no event), ``free_port`` and
   ``ClientThread`` (a thread that keeps its exception for the test).
 
@@ -40,6 +42,7 @@ reader), and ``wait_until`` polls a condition that has no event to wait on.
 from __future__ import annotations
 
 import contextlib
+import http.cookies
 import json
 import re
 import select
@@ -673,3 +676,41 @@ def one_request(port: int, data: bytes, timeout: float = WAIT) -> Response:
     with RawClient(port, timeout) as client:
         client.send(data)
         return client.response()
+
+
+class CookieClient:
+    """One connection, through a RawClient (streaming bodies allowed), that
+    keeps the cookies the responses set (RFC 6265: a cookie set with an
+    empty value and Max-Age=0 is deleted) and sends them back on every
+    request. ``request()`` returns the strictly parsed response."""
+
+    def __init__(self, port: int, timeout: float = WAIT) -> None:
+        self.raw = RawClient(port, timeout, streaming=True)
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str = "GET", path: str = "/", *,
+                headers: list[tuple[str, str]] | None = None, body: bytes = b"",
+                mode: str | Iterable[int] = "whole") -> Response:
+        fields = list(headers or [])
+        if self.cookies:
+            fields.append(("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items())))
+        self.raw.send(request_bytes(method, path, headers=fields, body=body), mode)
+        response = self.raw.response(head=method == "HEAD")
+        for line in response.header_all("set-cookie"):
+            jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+            jar.load(line)
+            for name, morsel in jar.items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.cookies.pop(name, None)
+                else:
+                    self.cookies[name] = morsel.value
+        return response
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> CookieClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

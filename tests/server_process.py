@@ -1,20 +1,26 @@
 """A server in a child process, and what a process costs.
 
 ``ServerProcess`` runs ``python tests/server_process.py CONFIG``: apps.py's
-hello_app (or EchoApp) served with serve_forever(), so that its RSS,
-descriptors and CPU time can be measured in isolation, its RLIMIT_NOFILE
-lowered, and SIGTERM stops it gracefully. ``rss_kib``, ``fd_count`` and
-``cpu_seconds`` read those from /proc, for the child or for this process.
+hello_app (or EchoApp, or any app a "module:factory" names) served with
+serve_forever(), so that its RSS, descriptors and CPU time can be measured
+in isolation, its RLIMIT_NOFILE lowered, its system calls traced, and
+SIGTERM stops it gracefully. ``rss_kib``, ``fd_count`` and ``cpu_seconds``
+read those from /proc, for the child or for this process; ``traced``
+attaches strace to it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import select
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 
 from helpers import WAIT
 
@@ -43,15 +49,52 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+@contextlib.contextmanager
+def traced(pid: int, syscalls: str) -> Iterator[list[str]]:
+    """``with traced(proc.pid, "sendfile") as calls:`` attaches strace to
+    every thread of process `pid` for the block; on the way out `calls`
+    holds one line per traced call (``sendfile(9, 10, [0] => [5], 5) =
+    5``). The block starts once strace has attached, and the process
+    goes on untraced after it."""
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as log:
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-e", f"trace={syscalls}", "-o", log.name, "-p", str(pid)],
+            stderr=subprocess.PIPE)
+        assert tracer.stderr is not None
+        # strace says "Process N attached" once the process is stopped in
+        # its grip: from then on every call is seen.
+        ready, _, _ = select.select([tracer.stderr], [], [], WAIT)
+        line = tracer.stderr.readline().decode() if ready else ""
+        calls: list[str] = []
+        try:
+            if "attached" not in line:
+                raise AssertionError(f"strace did not attach to {pid}: {line!r}")
+            yield calls
+        finally:
+            tracer.send_signal(signal.SIGINT)        # detaches, and writes out its log
+            tracer.wait(WAIT)
+            tracer.stderr.close()
+        for line in log:
+            # "PID call(...) = result"; signals ("---") and exits ("+++")
+            # are not calls.
+            fields = line.split(None, 1)
+            if len(fields) == 2 and not fields[1].startswith(("+++", "---")):
+                calls.append(fields[1].rstrip("\n"))
+
+
 class ServerProcess:
     """``with ServerProcess(limits={...}, nofile=64) as proc:`` runs
-    hello_app() (or EchoApp with app="echo") in a child process and knows
-    its port and pid. The child serves with serve_forever(), so SIGTERM
-    stops it gracefully."""
+    hello_app() (or EchoApp with app="echo", or the app that
+    ``module.factory(**app_args)`` returns with app="module:factory", the
+    module found beside this file) in a child process and knows its port
+    and pid. The child serves with serve_forever(), so SIGTERM stops it
+    gracefully."""
 
     def __init__(self, limits: dict | None = None, nofile: int | None = None,
-                 app: str = "hello", log_file: str | None = None) -> None:
-        self.config = {"limits": limits or {}, "nofile": nofile, "app": app}
+                 app: str = "hello", log_file: str | None = None,
+                 app_args: dict | None = None) -> None:
+        self.config = {"limits": limits or {}, "nofile": nofile, "app": app,
+                       "app_args": app_args or {}}
         self.log_file = log_file
         self.process: subprocess.Popen | None = None
         self.port = 0
@@ -115,7 +158,14 @@ def _serve_main(config: dict) -> None:
     if config.get("nofile"):
         resource.setrlimit(resource.RLIMIT_NOFILE, (config["nofile"], config["nofile"]))
     limits = config.get("limits") or {}
-    app = EchoApp() if config.get("app") == "echo" else hello_app()
+    name = config.get("app", "hello")
+    if name == "echo":
+        app = EchoApp()
+    elif name == "hello":
+        app = hello_app()
+    else:
+        module, _, factory = name.partition(":")
+        app = getattr(importlib.import_module(module), factory)(**config.get("app_args", {}))
     server = fastcore.Server(app, "127.0.0.1", 0, **limits)
     server.listen()
     # Announced once SIGTERM stops it gracefully, so the parent may signal.
