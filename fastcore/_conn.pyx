@@ -128,8 +128,12 @@ cdef class Conn:
         return 0
 
     cdef bint has_answer(self):
-        # Something parsed, or finished on the pool, waits to be answered.
-        return self.reader.has_ready() or (self.jobs and (<Job>self.jobs[0]).done)
+        # Something parsed (with room on the pool for it), or finished on
+        # the pool, waits to be answered: answer() would make progress.
+        if not self.jobs:
+            return self.reader.has_ready()
+        return (<Job>self.jobs[0]).done or (
+            len(self.jobs) < MAX_CONN_JOBS and self.reader.has_ready())
 
     # -- writing ------------------------------------------------------------
 

@@ -122,6 +122,23 @@ def test_pipelined_answers_keep_their_order_when_handlers_finish_out_of_it(serve
         client.close()
 
 
+def test_more_pipelined_requests_than_a_connection_may_have_on_the_pool(serve):
+    # A connection has at most 16 answers on the pool at once; the rest wait
+    # their turn in what was parsed, and all come back in order.
+    app = hello_app(threads=2)
+
+    @app.route("/n/{n}")
+    def number(request):
+        return request.params["n"]
+
+    with serve(app) as server:
+        client = RawClient(server.port)
+        client.send(b"".join(request_bytes(path=f"/n/{i}") for i in range(100)))
+        assert [client.response().body for _ in range(100)] == [
+            str(i).encode() for i in range(100)]
+        client.close()
+
+
 @pytest.mark.parametrize("mode", ["whole", "bytewise"])
 def test_a_connection_is_not_read_further_while_its_handler_runs(serve, mode):
     app, state = pooled_app(threads=4)
