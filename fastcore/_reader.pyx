@@ -39,14 +39,9 @@ cdef class Reader:
 
     cdef void close(self):
         # The parser holds this object: break the cycle.
-        self.parser = None
-        self.get_method = None
-        self.should_keep_alive = None
-        self.phase = R_DONE
-        self.ready = []
-        self.ready_head = 0
-        self.headers = None
-        self.body = None
+        self.parser = self.get_method = self.should_keep_alive = None
+        self.headers = self.body = None
+        self.discard()
 
     cdef void reset_message(self):
         # Ready for the next request. Done after each request rather than
