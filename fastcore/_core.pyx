@@ -43,13 +43,17 @@ from httptools import (
     HttpRequestParser, HttpParserError, HttpParserCallbackError,
     HttpParserInvalidMethodError, HttpParserUpgrade)
 
+from fastcore.cookies import parse_cookies
 from fastcore.errors import HTTPError, ProtocolError
+from fastcore.forms import media_type, parse_form, parse_query
 from fastcore.headers import Headers
+from fastcore.limits import DEFAULT_MAX_FORM_FIELDS, DEFAULT_UPLOAD_SPOOL_SIZE
 from fastcore.responses import (
-    OK_HTML_HEAD, FileResponse, Response, error_body, error_head, status_line)
+    OK_HTML_HEAD, OK_JSON_HEAD, FileResponse, Response, error_body, error_head,
+    field_pairs, json_body, status_line)
 from fastcore.conditional import evaluate
 from fastcore.static import file_fields
-from fastcore._syntax import STANDARD_METHODS, TCHARS
+from fastcore._syntax import STANDARD_METHODS, TCHARS, TOKEN
 from fastcore._target import check_target_form, split_target
 
 include "_http.pyx"

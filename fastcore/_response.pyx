@@ -47,6 +47,10 @@ cdef int write_result(Output out, Loop loop, object result, Request request,
                               head_only, close, request._version)
     if isinstance(result, FileResponse):
         return write_file_response(out, loop, result, request, close)
+    if kind is dict or kind is list:
+        # Before any test for iterables: a dict or list is JSON.
+        return write_response(out, OK_JSON_HEAD, json_body(result), 200, head_only,
+                              close, request._version)
     if isinstance(result, str):
         # A str subclass, such as a template engine's Markup.
         return write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
@@ -55,7 +59,7 @@ cdef int write_result(Output out, Loop loop, object result, Request request,
         return write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
                               request._version)
     raise TypeError(f"the handler returned {kind.__name__}; expected bytes, str, "
-                    "Response or FileResponse")
+                    "dict, list, Response or FileResponse")
 
 
 cdef int write_response(Output out, bytes head, bytes body, int status,
