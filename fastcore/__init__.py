@@ -13,13 +13,16 @@
 
 from fastcore._core import Request
 from fastcore.app import App
+from fastcore.conditional import make_conditional
 from fastcore.errors import HTTPError
+from fastcore.forms import MultiDict, UploadFile
 from fastcore.headers import Headers
 from fastcore.limits import Limits
-from fastcore.responses import FileResponse, Response
+from fastcore.responses import FileResponse, Response, json_response, redirect
 from fastcore.server import Server
 
-__all__ = ["App", "FileResponse", "Headers", "HTTPError", "Limits", "Request",
-           "Response", "Server", "__version__"]
+__all__ = ["App", "FileResponse", "Headers", "HTTPError", "Limits", "MultiDict", "Request",
+           "Response", "Server", "UploadFile", "__version__", "json_response",
+           "make_conditional", "redirect"]
 
 __version__ = "0.1.0"

@@ -33,6 +33,9 @@ class HTTPError(Exception):
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
         super().__init__(status, body)
+        if content_type is not None and not isinstance(content_type, str):
+            raise TypeError("HTTPError's third argument is the content type (a str); "
+                            "pass the fields as headers=")
         self.status = int(status)
         self.body = body
         self.content_type = content_type
