@@ -150,13 +150,15 @@ def evaluate(method: bytes, raw_headers: list[bytes], size: int, etag: bytes,
 
 def make_conditional(request: Request, response: Response) -> Response:
     """Give a handler's 200 response a strong ETag (a hash of its body,
-    unless it has an ETag field already) and answer the request's
-    preconditions against it (and against its Last-Modified field, if it
-    has one): 304 Not Modified (with the response's fields and no body)
-    when the client's copy is current, 412 when an If-Match or
-    If-Unmodified-Since fails, else the response itself. Opt-in for a
-    route with ``@app.route(path, etag=True)``."""
-    from fastcore.responses import Response, error_body, TEXT
+    unless it has an ETag field already) and, for GET and HEAD, answer the
+    request's preconditions against it (and against its Last-Modified
+    field, if it has one): 304 Not Modified, with the response's fields and
+    no body, when the client's copy is current; 412 when an If-Match or
+    If-Unmodified-Since fails; else the response itself. Other methods get
+    the ETag only: their preconditions must be checked before the handler
+    acts, not after. Opt-in for a route with ``@app.route(path,
+    etag=True)``."""
+    from fastcore.responses import TEXT, Response, error_body
 
     if response.status != 200:
         return response
@@ -166,10 +168,11 @@ def make_conditional(request: Request, response: Response) -> Response:
         digest = hashlib.blake2b(response.body, digest_size=16).hexdigest()
         tag = f'"{digest}"'
         response.headers = (*fields, ("ETag", tag))
+    if request.method not in ("GET", "HEAD"):
+        return response
     last_modified = next((v for n, v in fields if n.lower() == "last-modified"), None)
     modified = _parse_date(last_modified) if last_modified is not None else None
-    status = preconditions(_fields(request.headers.items()),
-                           request.method in ("GET", "HEAD"), tag, last_modified,
+    status = preconditions(_fields(request.headers.items()), True, tag, last_modified,
                            int(modified) if modified is not None else None)
     if status == 304:
         # RFC 9110 section 15.4.5: the fields a 200 would have carried

@@ -63,10 +63,10 @@ class Server:
     def listen(self) -> None:
         """Bind and listen now, so that ``port`` and ``url`` are known
         before serving; start() and serve_forever() do it if needed."""
-        if self._loop is not None:
-            return
         if self._done.is_set():
             raise RuntimeError(_STOPPED)
+        if self._loop is not None:
+            return
         sock = self._sock
         if sock is None:
             family, kind, proto, _, address = socket.getaddrinfo(
