@@ -58,6 +58,9 @@ cdef int write_result(Output out, Loop loop, object result, Request request,
     if isinstance(result, bytes):
         return write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
                               request._version)
+    if isinstance(result, (dict, list)):
+        return write_response(out, OK_JSON_HEAD, json_body(result), 200, head_only,
+                              close, request._version)
     raise TypeError(f"the handler returned {kind.__name__}; expected bytes, str, "
                     "dict, list, Response or FileResponse")
 

@@ -43,7 +43,7 @@ Handler = Callable[["Request"], Result]
 H = TypeVar("H", bound=Handler)
 BeforeHook = Callable[["Request"], Result | None]
 AfterHook = Callable[["Request", Any], Any]
-ErrorHandler = Callable[["Request", Exception], Result]
+ErrorHandler = Callable[["Request", Any], Result]
 B = TypeVar("B", bound=BeforeHook)
 A = TypeVar("A", bound=AfterHook)
 E = TypeVar("E", bound=ErrorHandler)
@@ -394,8 +394,8 @@ class _Guard:
             result = self.on_exception(request, error)
         if app._after:
             result = as_response(result, default=app._json_default)
-            for hook in app._after:
-                changed = hook(request, result)
+            for after in app._after:
+                changed = after(request, result)
                 if changed is not None:
                     result = changed
         elif app._json_default is not None and isinstance(result, (dict, list)):

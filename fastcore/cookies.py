@@ -15,13 +15,37 @@ import datetime
 import email.utils
 import re
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 from fastcore._syntax import TOKEN
 
 __all__ = ["parse_cookies", "set_cookie_field", "delete_cookie_field"]
 
 SameSite = Literal["Strict", "Lax", "None", "strict", "lax", "none"]
+
+
+class CookieOptions(TypedDict, total=False):
+    """The attributes of a cookie set (``Response.set_cookie``); the
+    defaults are ``path="/"`` and ``samesite="Lax"``, the rest unset."""
+
+    max_age: int | datetime.timedelta | None
+    expires: datetime.datetime | float | None
+    path: str | None
+    domain: str | None
+    secure: bool
+    httponly: bool
+    samesite: SameSite | None
+
+
+class ScopeOptions(TypedDict, total=False):
+    """What identifies a cookie to delete: the path and domain it was set
+    with (and the flags browsers require to accept the deletion)."""
+
+    path: str | None
+    domain: str | None
+    secure: bool
+    httponly: bool
+    samesite: SameSite | None
 
 # RFC 6265 section 4.1.1: cookie-octet is US-ASCII but CTLs, whitespace,
 # DQUOTE, comma, semicolon and backslash; the value may be DQUOTEd whole.
@@ -66,18 +90,7 @@ def _expires_text(expires: datetime.datetime | float | int) -> str:
     return email.utils.formatdate(expires, usegmt=True)
 
 
-def set_cookie_field(
-    name: str,
-    value: str = "",
-    *,
-    max_age: int | datetime.timedelta | None = None,
-    expires: datetime.datetime | float | None = None,
-    path: str | None = "/",
-    domain: str | None = None,
-    secure: bool = False,
-    httponly: bool = False,
-    samesite: SameSite | None = "Lax",
-) -> str:
+def set_cookie_field(name: str, value: str = "", **options: Unpack[CookieOptions]) -> str:
     """One Set-Cookie field value. Raises ValueError for a name that is
     not a token, a value outside cookie-octet (encode it first, for
     example with ``urllib.parse.quote``), an attribute that would split the
@@ -93,6 +106,15 @@ def set_cookie_field(
         raise ValueError(f"cookie {name!r}: the value {value!r} has a character a cookie "
                          "may not carry (space, quote, comma, semicolon, backslash, "
                          "control or non-ASCII); encode it, e.g. with urllib.parse.quote")
+    unknown = options.keys() - CookieOptions.__annotations__.keys()
+    if unknown:
+        raise TypeError(f"unknown cookie attribute {', '.join(sorted(unknown))}")
+    max_age = options.get("max_age")
+    expires = options.get("expires")
+    path = options.get("path", "/")
+    domain = options.get("domain")
+    secure = options.get("secure", False)
+    samesite = options.get("samesite", "Lax")
     parts = [f"{name}={value}"]
     if expires is not None:
         parts.append(f"Expires={_expires_text(expires)}")
@@ -110,7 +132,7 @@ def set_cookie_field(
         parts.append(f"{attribute}={text}")
     if secure:
         parts.append("Secure")
-    if httponly:
+    if options.get("httponly", False):
         parts.append("HttpOnly")
     if samesite is not None:
         canonical = {"strict": "Strict", "lax": "Lax", "none": "None"}.get(
@@ -128,13 +150,10 @@ def set_cookie_field(
     return "; ".join(parts)
 
 
-def delete_cookie_field(name: str, *, path: str | None = "/", domain: str | None = None,
-                        secure: bool = False, httponly: bool = False,
-                        samesite: SameSite | None = "Lax") -> str:
+def delete_cookie_field(name: str, **options: Unpack[ScopeOptions]) -> str:
     """A Set-Cookie value that removes cookie `name` (the same path and
     domain it was set with must be given): an empty value that expired at
     the epoch, with ``Max-Age=0`` (section 5.3 step 3)."""
-    field = set_cookie_field(name, "", max_age=0, path=path, domain=domain,
-                             secure=secure, httponly=httponly, samesite=samesite)
+    field = set_cookie_field(name, "", max_age=0, **options)
     first, _, rest = field.partition("; ")
     return f"{first}; Expires={_EPOCH}; {rest}"

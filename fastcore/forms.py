@@ -189,7 +189,7 @@ def _parse_urlencoded(body: bytes, max_fields: int) -> MultiDict[str]:
 def _parse_multipart(body: bytes, content_type: str, max_fields: int,
                      spool_size: int) -> tuple[MultiDict[str], MultiDict[UploadFile]]:
     try:
-        import multipart
+        import multipart  # type: ignore[import-untyped, import-not-found, unused-ignore]
     except ImportError:
         logger.warning("a multipart/form-data body was refused with 415: "
                        "parsing it needs the forms extra (%s)", FORMS_EXTRA)

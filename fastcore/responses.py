@@ -11,17 +11,17 @@ request; the engine adds Server, Date, Content-Length and Connection.
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
 from fastcore._syntax import TOKEN
-from fastcore.cookies import SameSite, delete_cookie_field, set_cookie_field
+from fastcore.cookies import (
+    CookieOptions, ScopeOptions, delete_cookie_field, set_cookie_field)
 
 __all__ = ["FileResponse", "Response", "as_response", "json_body", "json_response",
            "redirect", "status_line"]
@@ -243,37 +243,23 @@ class Response:
         self._head = _encode_head(self._status, self._fields, value, self._body)
         self._content_type = value
 
-    def set_cookie(
-        self,
-        name: str,
-        value: str = "",
-        *,
-        max_age: int | datetime.timedelta | None = None,
-        expires: datetime.datetime | float | None = None,
-        path: str | None = "/",
-        domain: str | None = None,
-        secure: bool = False,
-        httponly: bool = False,
-        samesite: SameSite | None = "Lax",
-    ) -> None:
-        """Add a Set-Cookie field (one per cookie). The name must be a
-        token and the value cookie-octets (no space, quote, comma,
+    def set_cookie(self, name: str, value: str = "",
+                   **options: Unpack[CookieOptions]) -> None:
+        """Add a Set-Cookie field (one per cookie): ``set_cookie(name,
+        value, max_age=None, expires=None, path="/", domain=None,
+        secure=False, httponly=False, samesite="Lax")``. The name must be
+        a token and the value cookie-octets (no space, quote, comma,
         semicolon, backslash or control; encode anything else, e.g. with
         ``urllib.parse.quote``); a bad name, value or attribute raises
         ValueError and changes nothing. `expires` is an aware datetime or
         seconds since the epoch; ``samesite="None"`` needs `secure`."""
-        field = set_cookie_field(name, value, max_age=max_age, expires=expires, path=path,
-                                 domain=domain, secure=secure, httponly=httponly,
-                                 samesite=samesite)
+        field = set_cookie_field(name, value, **options)
         self.headers = self._fields + (("Set-Cookie", field),)
 
-    def delete_cookie(self, name: str, *, path: str | None = "/", domain: str | None = None,
-                      secure: bool = False, httponly: bool = False,
-                      samesite: SameSite | None = "Lax") -> None:
-        """Add a Set-Cookie field that removes cookie `name`; give the path
-        and domain it was set with."""
-        field = delete_cookie_field(name, path=path, domain=domain, secure=secure,
-                                    httponly=httponly, samesite=samesite)
+    def delete_cookie(self, name: str, **options: Unpack[ScopeOptions]) -> None:
+        """Add a Set-Cookie field that removes cookie `name`; give the
+        `path` and `domain` it was set with."""
+        field = delete_cookie_field(name, **options)
         self.headers = self._fields + (("Set-Cookie", field),)
 
     def __repr__(self) -> str:

@@ -105,8 +105,10 @@ class Client:
     removed), sent back with each request. Handlers see ``request.client``
     as `client` and ``request.host`` as `host`.
 
-    Use it from one thread at a time. ``close()`` (or leaving a ``with``
-    block) stops the engine's thread. An exception in a handler is
+    Make it once the app's routes and hooks are registered (the engine
+    takes its route table when the client starts), and use it from one
+    thread at a time. ``close()`` (or leaving a ``with`` block) stops the
+    engine's thread. An exception in a handler is
     answered 500 and logged, as by a server.
     """
 
@@ -389,7 +391,7 @@ def _multipart(fields: Iterable[tuple[str, str]],
     for name, spec in files.items():
         if isinstance(spec, tuple):
             filename, content = spec[0], spec[1]
-            kind = spec[2] if len(spec) > 2 else "application/octet-stream"  # type: ignore[misc]
+            kind = spec[2] if len(spec) > 2 else "application/octet-stream"
         else:
             filename, content, kind = name, spec, "application/octet-stream"
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{quoted(name)}"; '

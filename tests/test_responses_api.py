@@ -248,3 +248,8 @@ def test_make_conditional_keeps_the_handlers_etag(client):
     assert browser.get("/manual", headers={"If-None-Match": '"v7"'}).status == 304
     # Routes without etag=True get no validator.
     assert "etag" not in browser.get("/other").headers
+
+
+def test_a_misspelled_cookie_attribute_is_a_type_error():
+    with pytest.raises(TypeError, match="max_ag"):
+        fastcore.Response("ok").set_cookie("a", "b", max_ag=3)   # type: ignore[call-arg]
