@@ -236,7 +236,7 @@ class Client:
     def _send_and_read(self, data: bytes, head_only: bool) -> TestResponse:
         sock = self._connect()
         reader = _ResponseReader(head_only)
-        parser = HttpResponseParser(reader)
+        parser = reader.parser = HttpResponseParser(reader)
         received = False
         try:
             try:
@@ -264,9 +264,7 @@ class Client:
             raise
         response = TestResponse(parser.get_status_code(), reader.reason, reader.headers,
                                 b"".join(reader.body))
-        if not parser.should_keep_alive() or "close" in {
-                t.strip().lower() for v in response.headers.get_all("connection")
-                for t in v.split(",")}:
+        if not reader.keep_alive:
             self._disconnect()
         return response
 
@@ -302,6 +300,8 @@ class _ResponseReader:
         self.body: list[bytes] = []
         self.done = False
         self.interim = False
+        self.parser: Any = None
+        self.keep_alive = False
 
     def on_status(self, status: bytes) -> None:
         self.reason = status.decode("latin-1")
@@ -311,6 +311,9 @@ class _ResponseReader:
         self.headers.append((name.decode("latin-1"), value.decode("latin-1")))
 
     def on_headers_complete(self) -> None:
+        # Asked here: once the message is complete, llhttp has reset.
+        self.keep_alive = self.parser.should_keep_alive()
+        self.interim = self.parser.get_status_code() < 200
         if self.head_only and not self.interim:
             self.done = True                    # HEAD: the fields only
 
@@ -318,7 +321,7 @@ class _ResponseReader:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        if not self.head_only:
+        if not self.head_only and not self.interim:
             self.done = True
 
 

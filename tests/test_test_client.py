@@ -35,8 +35,11 @@ def test_limits_apply_as_on_a_server(client):
 
 def test_one_connection_is_kept_alive_and_replaced_when_closed(client):
     browser = client(hello_app())
+    first = browser.get("/")
+    kept = browser._sock
     for _ in range(5):
         assert browser.get("/").status == 200
+    assert first.headers.get("connection") is None and browser._sock is kept
     assert browser._loop.connections == 1
     last = browser.get("/", headers={"Connection": "close"})
     assert last.headers["connection"] == "close"
