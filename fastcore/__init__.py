@@ -20,9 +20,10 @@ from fastcore.headers import Headers
 from fastcore.limits import Limits
 from fastcore.responses import FileResponse, Response, json_response, redirect
 from fastcore.server import Server
+from fastcore.streams import EventStream, Stream
 
-__all__ = ["App", "FileResponse", "Headers", "HTTPError", "Limits", "MultiDict", "Request",
-           "Response", "Server", "UploadFile", "__version__", "json_response",
-           "make_conditional", "redirect"]
+__all__ = ["App", "EventStream", "FileResponse", "Headers", "HTTPError", "Limits",
+           "MultiDict", "Request", "Response", "Server", "Stream", "UploadFile",
+           "__version__", "json_response", "make_conditional", "redirect"]
 
 __version__ = "0.1.0"

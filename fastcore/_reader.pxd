@@ -41,10 +41,10 @@ cdef class Reader:
     cdef bint stop(self) except -1
     cdef object take(self)
     cdef bint has_ready(self)
+    cdef void discard(self)
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1
-    cdef Request take_request(self)
     cdef int probe_method(self, bytes data) except -1
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1
     cdef int check_partial_line(self, const char* data, Py_ssize_t n,

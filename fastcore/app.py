@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from fastcore._syntax import STANDARD_METHODS, TOKEN
@@ -27,18 +27,21 @@ from fastcore.limits import LimitOptions, Limits
 from fastcore.responses import (
     TEXT, FileResponse, JSONDefault, Response, as_response, error_body, json_response)
 from fastcore.static import StaticFiles
+from fastcore.streams import Stream
 
 if TYPE_CHECKING:
     from fastcore._core import Request
     from fastcore.testing import Client
+    from fastcore.wsgi import WSGIMount
 
 __all__ = ["App"]
 
 logger = logging.getLogger("fastcore")
 
 # What a handler may return: bytes and str are 200 text/html, a dict or a
-# list 200 JSON.
-Result = bytes | str | dict[str, Any] | list[Any] | Response | FileResponse
+# list 200 JSON; a Stream or an iterator is streamed.
+Result = (bytes | str | dict[str, Any] | list[Any] | Response | FileResponse | Stream
+          | Iterator[bytes | str])
 Handler = Callable[["Request"], Result]
 H = TypeVar("H", bound=Handler)
 BeforeHook = Callable[["Request"], Result | None]
@@ -102,7 +105,7 @@ class App:
         self._exact: dict[str, _Route] = {}
         self._patterns: list[_Route] = []
         self._methods: set[str] = set(STANDARD_METHODS)
-        self._mounts: list[StaticFiles] = []
+        self._mounts: list[StaticFiles | WSGIMount] = []
         self._not_found = Response(error_body(404), 404, content_type=TEXT)
         self._not_implemented = Response(error_body(501), 501, content_type=TEXT)
         # The hooks; `_guard` is None while there are none.
@@ -188,6 +191,15 @@ class App:
         self._mounts.append(StaticFiles(prefix, directory, max_age=max_age, index=index,
                                         dotfiles=dotfiles, listing=listing))
         # The longest prefix is tried first.
+        self._mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
+
+    def mount(self, prefix: str, wsgi_app: Callable[..., Any]) -> None:
+        """Serve a WSGI application (Flask, Django, ...) under `prefix`:
+        its SCRIPT_NAME is the prefix, its PATH_INFO the rest. Routes take
+        precedence; the longest prefix among mounts is tried first."""
+        from fastcore.wsgi import WSGIMount
+
+        self._mounts.append(WSGIMount(prefix, wsgi_app))
         self._mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
 
     # -- hooks ----------------------------------------------------------------

@@ -10,15 +10,13 @@ Where each option is defined:
 - ``add_run_options`` and ``add_static_options``: those of one subcommand,
   accepted after it only (before it, argparse refuses them by name).
 Every limit of ``fastcore.limits.Limits`` is an option, generated from its
-fields, with its default in ``--help``.
+fields (``Limits._fields``), with its default in ``--help``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib
-import importlib.machinery
 import os
 import sys
 from typing import Any
@@ -69,7 +67,7 @@ def _limit_type(kind: type) -> Any:
     return parse
 
 
-LIMIT_NAMES = tuple(field.name for field in dataclasses.fields(Limits))
+LIMIT_NAMES = Limits._fields
 
 
 def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -84,14 +82,11 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         "limits", "each is also a keyword of App(...) and Server(...), and overrides "
                   "the app's own; what they do, and what other servers use, is in "
                   "fastcore/limits.py")
-    defaults = Limits()
-    for field in dataclasses.fields(Limits):
-        default = getattr(defaults, field.name)
-        kind = type(default)
-        _option(limits, "--" + field.name.replace("_", "-"), default=default,
-                suppress=True, type=_limit_type(kind), dest=field.name,
-                metavar="SECONDS" if field.name.endswith("_timeout") else "N",
-                help=field.name.replace("_", " "))
+    for name, default in Limits()._asdict().items():
+        _option(limits, "--" + name.replace("_", "-"), default=default,
+                suppress=True, type=_limit_type(type(default)), dest=name,
+                metavar="SECONDS" if name.endswith("_timeout") else "N",
+                help=name.replace("_", " "))
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:

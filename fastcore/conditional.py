@@ -5,8 +5,6 @@ handler's response (``make_conditional``)."""
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -33,6 +31,7 @@ def _strong_match(tags: list[str], etag: str) -> bool:
 
 
 def _parse_date(value: str) -> float | None:
+    import email.utils              # here: it costs the process 2 MiB
     try:
         parsed = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
@@ -158,6 +157,8 @@ def make_conditional(request: Request, response: Response) -> Response:
     the ETag only: their preconditions must be checked before the handler
     acts, not after. Opt-in for a route with ``@app.route(path,
     etag=True)``."""
+    import hashlib                  # here: only a route that asks pays for it
+
     from fastcore.responses import TEXT, Response, error_body
 
     if response.status != 200:

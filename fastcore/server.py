@@ -16,6 +16,7 @@ from fastcore.limits import LimitOptions
 
 if TYPE_CHECKING:
     from fastcore.app import App
+    from fastcore.wsgi import WSGIApplication
 
 __all__ = ["Server"]
 
@@ -28,7 +29,8 @@ _STOPPED = ("this server has stopped, and a stopped Server cannot be started aga
 
 
 class Server:
-    """Serve `app` on `host`:`port` (port 0 picks a free port).
+    """Serve `app` on `host`:`port` (port 0 picks a free port): a fastcore
+    App, or any WSGI application (Flask, Django, ...).
 
     Embedded, in a background thread::
 
@@ -42,10 +44,15 @@ class Server:
     replaces host and port; the server takes it over and closes it.
     """
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8081, *,
+    def __init__(self, app: App | WSGIApplication, host: str = "127.0.0.1", port: int = 8081, *,
                  sock: socket.socket | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
                  **limits: Unpack[LimitOptions]) -> None:
+        if not hasattr(app, "engine_routes"):
+            # Not a fastcore App: a WSGI application (Flask, Django, ...).
+            from fastcore.wsgi import WSGIApp
+
+            app = WSGIApp(app)
         self.app = app
         self.limits = app.limits.replace(**limits)
         self.host = host

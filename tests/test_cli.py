@@ -1,7 +1,6 @@
 """``python -m fastcore``, ``fastcore run`` and ``fastcore static``: the
 options, the mistakes they refuse, and serving a real curl."""
 
-import dataclasses
 import os
 import re
 import signal
@@ -202,11 +201,10 @@ def test_version_and_help():
         text = " ".join(run_cli(*args).stdout.split())
         assert "--port PORT" in text and "(default: 8081)" in text
         assert "(default: 127.0.0.1)" in text
-        # Every limit, with its default, from the Limits dataclass.
-        for field in dataclasses.fields(fastcore.Limits):
-            flag = "--" + field.name.replace("_", "-")
-            default = getattr(fastcore.Limits(), field.name)
-            assert re.search(rf"{flag} \w+ {field.name.replace('_', ' ')} "
+        # Every limit, with its default, from the Limits fields.
+        for name, default in fastcore.Limits()._asdict().items():
+            flag = "--" + name.replace("_", "-")
+            assert re.search(rf"{flag} \w+ {name.replace('_', ' ')} "
                              rf"\(default: {re.escape(str(default))}\)", text), (flag, text)
 
 
