@@ -36,7 +36,11 @@ class Request:
         params: Mapping[str, str] | None = None,
     ) -> Request:
         """A Request as the server would hand it to a handler, without a
-        server: for unit tests of handlers."""
+        server: for unit tests of handlers (``fastcore.testing.make_request``)."""
+    @staticmethod
+    def _assemble(method: bytes, target: bytes, raw_headers: list[bytes], body: bytes,
+                  version: int, client: tuple[str, int] | None, scheme: str | None,
+                  params: dict[str, str] | None) -> Request: ...
 
     @property
     def method(self) -> str:

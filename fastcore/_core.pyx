@@ -48,19 +48,17 @@ from httptools import (
     HttpRequestParser, HttpParserError, HttpParserCallbackError,
     HttpParserInvalidMethodError, HttpParserUpgrade)
 
-from fastcore.cookies import parse_cookies
 from fastcore.errors import HTTPError, ProtocolError
-from fastcore.forms import media_type, parse_form, parse_query
 from fastcore.headers import Headers
 from fastcore.limits import DEFAULT_MAX_FORM_FIELDS, DEFAULT_UPLOAD_SPOOL_SIZE
 from fastcore.responses import (
     OK_HTML_HEAD, OK_JSON_HEAD, FileBody, FileResponse, Response, error_body, error_head,
-    field_pairs, json_body, status_line)
+    json_body, status_line)
 from fastcore.conditional import evaluate
 from fastcore.streams import _END as STREAM_END, EventStream, Stream
 from fastcore.static import file_fields
 from fastcore._syntax import STANDARD_METHODS, TCHARS, TOKEN
-from fastcore._target import check_target_form, split_target
+from fastcore._target import authority, check_target_form, origin, split_target
 
 include "_http.pyx"
 include "_files.pyx"

@@ -7,6 +7,27 @@
 # The methods' str objects, made once rather than decoded per request.
 cdef dict _METHOD_NAMES = {m.encode(): m for m in STANDARD_METHODS}
 
+# fastcore.forms and fastcore.cookies, imported when a handler first needs
+# them: a server whose handlers read no form or cookie does not load them.
+cdef object _forms = None
+cdef object _cookies = None
+
+
+cdef object forms():
+    global _forms
+    if _forms is None:
+        from fastcore import forms as module
+        _forms = module
+    return _forms
+
+
+cdef object cookies():
+    global _cookies
+    if _cookies is None:
+        from fastcore import cookies as module
+        _cookies = module
+    return _cookies
+
 
 @cython.final
 @cython.freelist(64)
@@ -28,33 +49,27 @@ cdef class Request:
                         "use Request.build(...) to make one in a test")
 
     @staticmethod
-    def build(method="GET", target="/", headers=None, body=b"", *, version="1.1",
-              client=None, scheme=None, params=None):
+    def build(*args, **options):
         """A Request as the server would hand it to a handler, without a
-        server: for unit tests of handlers. `headers` is a mapping or a
-        list of (name, value) pairs; `body` bytes or str (UTF-8); `client`
-        the peer's (host, port); `params` the path parameters a route
-        would have matched. Nothing is checked against the limits."""
+        server: for unit tests of handlers. The same as
+        ``fastcore.testing.make_request`` (see there)."""
+        from fastcore.testing import make_request
+        return make_request(*args, **options)
+
+    @staticmethod
+    def _assemble(bytes method, bytes target, list raw_headers, bytes body, int version,
+                  client, scheme, params):
+        # For make_request, which has checked and encoded every part.
         cdef Request request = Request.__new__(Request)
-        cdef list raw = []
-        if not isinstance(method, str) or not TOKEN.fullmatch(method):
-            raise ValueError(f"invalid method {method!r}")
-        if not isinstance(target, str) or not target or " " in target:
-            raise ValueError(f"invalid request target {target!r}")
-        if version not in ("1.0", "1.1"):
-            raise ValueError(f"version is '1.0' or '1.1', not {version!r}")
-        for name, value in field_pairs(headers):
-            raw.append(name.encode("latin-1"))
-            raw.append(value.encode("latin-1"))
-        request._method = method.encode("ascii")
-        request._target = target.encode("latin-1")
-        request._raw_headers = raw
-        request.body = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        request._version = 11 if version == "1.1" else 10
-        request.keep_alive = version == "1.1"
+        request._method = method
+        request._target = target
+        request._raw_headers = raw_headers
+        request.body = body
+        request._version = version
+        request.keep_alive = version == 11
         request._client = client
         request._scheme = scheme
-        request._params = dict(params) if params is not None else None
+        request._params = params
         return request
 
     @property
@@ -84,7 +99,7 @@ cdef class Request:
     @property
     def args(self):
         if self._args is None:
-            self._args = parse_query(self.query)
+            self._args = forms().parse_query(self.query)
         return self._args
 
     @property
@@ -102,7 +117,7 @@ cdef class Request:
     @property
     def cookies(self):
         if self._cookies is None:
-            self._cookies = parse_cookies(self.headers.get_all("cookie"))
+            self._cookies = cookies().parse_cookies(self.headers.get_all("cookie"))
         return self._cookies
 
     cdef tuple _form_data(self):
@@ -110,11 +125,13 @@ cdef class Request:
         if self._form is None:
             if self._conn is not None:
                 limits = &self._conn.loop.limits
-                self._form = parse_form(self.body, self.headers.get("content-type"),
-                                        limits.max_form_fields, limits.upload_spool_size)
+                self._form = forms().parse_form(
+                    self.body, self.headers.get("content-type"),
+                    limits.max_form_fields, limits.upload_spool_size)
             else:
-                self._form = parse_form(self.body, self.headers.get("content-type"),
-                                        DEFAULT_MAX_FORM_FIELDS, DEFAULT_UPLOAD_SPOOL_SIZE)
+                self._form = forms().parse_form(
+                    self.body, self.headers.get("content-type"),
+                    DEFAULT_MAX_FORM_FIELDS, DEFAULT_UPLOAD_SPOOL_SIZE)
         return <tuple>self._form
 
     @property
@@ -139,19 +156,9 @@ cdef class Request:
 
     @property
     def host(self):
-        cdef bytes target
-        cdef Py_ssize_t end
         if self._host is None:
-            target = self._target
-            if target[:1] != b"/" and b"://" in target:
-                # Absolute form: its authority is the host, whatever Host
-                # says (RFC 9112 section 3.2.2).
-                target = target.split(b"://", 1)[1]
-                end = min([i for i in (target.find(b"/"), target.find(b"?"))
-                           if i >= 0] or [len(target)])
-                self._host = target[:end].decode("latin-1")
-            else:
-                self._host = self.headers.get("host") or self._local_address()
+            self._host = (authority(self._target) or self.headers.get("host")
+                          or self._local_address())
         return self._host
 
     cdef str _local_address(self):
@@ -170,20 +177,7 @@ cdef class Request:
 
     @property
     def url(self):
-        cdef bytes target = self._target
-        cdef Py_ssize_t start
-        if target[:1] == b"/":
-            origin = target.decode("latin-1")
-        elif b"://" in target:
-            rest = target.split(b"://", 1)[1]
-            start = min([i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0]
-                        or [len(rest)])
-            origin = rest[start:].decode("latin-1")
-            if not origin.startswith("/"):
-                origin = "/" + origin
-        else:
-            origin = "/"                         # "*" (OPTIONS) or authority form
-        return f"{self.scheme}://{self.host}{origin.split('#', 1)[0]}"
+        return f"{self.scheme}://{self.host}{origin(self._target)}"
 
     @property
     def version(self):
@@ -193,13 +187,7 @@ cdef class Request:
         """The body parsed as JSON. A body that is not JSON, or does not say
         it is (Content-Type application/json, or a type ending in +json),
         raises HTTPError(400) with a short reason."""
-        kind = media_type(self.headers.get("content-type"))
-        if kind != "application/json" and not kind.endswith("+json"):
-            raise HTTPError(400, "expected a JSON body (Content-Type: application/json)\n")
-        try:
-            return json_loads(self.body)
-        except ValueError as exc:                # JSONDecodeError, UnicodeDecodeError
-            raise HTTPError(400, f"invalid JSON: {exc}\n") from None
+        return forms().parse_json(self.body, self.headers.get("content-type"))
 
     def __repr__(self):
         return f"<Request {self.method} {self.target!r}>"

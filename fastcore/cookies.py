@@ -11,13 +11,14 @@ that would split the field.
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import re
 from collections.abc import Iterable
-from typing import Literal, TypedDict, Unpack
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 from fastcore._syntax import TOKEN
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = ["parse_cookies", "set_cookie_field", "delete_cookie_field"]
 
@@ -79,6 +80,11 @@ def parse_cookies(values: Iterable[str]) -> dict[str, str]:
 
 
 def _expires_text(expires: datetime.datetime | float | int) -> str:
+    # Imported here: email.utils costs the process 2 MiB, and only a
+    # cookie with Expires needs it.
+    import datetime
+    import email.utils
+
     if isinstance(expires, datetime.datetime):
         if expires.tzinfo is None:
             raise ValueError("expires must be an aware datetime (with a tzinfo), "
@@ -119,7 +125,7 @@ def set_cookie_field(name: str, value: str = "", **options: Unpack[CookieOptions
     if expires is not None:
         parts.append(f"Expires={_expires_text(expires)}")
     if max_age is not None:
-        if isinstance(max_age, datetime.timedelta):
+        if hasattr(max_age, "total_seconds"):       # a datetime.timedelta
             max_age = int(max_age.total_seconds())
         if isinstance(max_age, bool) or not isinstance(max_age, int):
             raise TypeError(f"max_age is whole seconds, not {max_age!r}")

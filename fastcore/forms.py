@@ -1,5 +1,5 @@
-"""The query string and form bodies a handler reads: ``request.args``,
-``request.form`` and ``request.files``.
+"""The query string and the bodies a handler reads: ``request.args``,
+``request.form``, ``request.files`` and ``request.json()``.
 
 Each parser takes what the engine parsed (the raw query, the body and its
 Content-Type) and returns multi-valued mappings; a body that cannot be read
@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastcore.errors import HTTPError
 
-__all__ = ["MultiDict", "UploadFile", "parse_form", "parse_query"]
+__all__ = ["MultiDict", "UploadFile", "parse_form", "parse_json", "parse_query"]
 
 V = TypeVar("V")
 
@@ -125,6 +123,7 @@ class UploadFile:
             if self._file is None:
                 out.write(self._data)
             else:
+                import shutil
                 shutil.copyfileobj(self.file, out)
 
     def close(self) -> None:
@@ -154,6 +153,21 @@ def media_type(content_type: str | None) -> str:
     if not content_type:
         return ""
     return content_type.split(";", 1)[0].strip().lower()
+
+
+def parse_json(body: bytes, content_type: str | None) -> Any:
+    """A JSON body. One that is not JSON, or does not say it is
+    (application/json, or a type ending in +json), is HTTPError(400) with
+    a short reason."""
+    import json
+
+    kind = media_type(content_type)
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise HTTPError(400, "expected a JSON body (Content-Type: application/json)\n")
+    try:
+        return json.loads(body)
+    except ValueError as exc:                   # JSONDecodeError, UnicodeDecodeError
+        raise HTTPError(400, f"invalid JSON: {exc}\n") from None
 
 
 def parse_form(body: bytes, content_type: str | None, max_fields: int,
@@ -248,6 +262,7 @@ class _Part:
             return
         self.data += chunk
         if self.segment.filename is not None and len(self.data) > self.spool_size:
+            import tempfile                     # here: few requests need it
             self.file = tempfile.TemporaryFile()
             self.file.write(self.data)
             self.data = bytearray()

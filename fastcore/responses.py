@@ -16,12 +16,13 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any, Unpack
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import quote
 
 from fastcore._syntax import TOKEN
-from fastcore.cookies import (
-    CookieOptions, ScopeOptions, delete_cookie_field, set_cookie_field)
+
+if TYPE_CHECKING:
+    from fastcore.cookies import CookieOptions, ScopeOptions
 
 __all__ = ["FileResponse", "Response", "as_response", "json_body", "json_response",
            "redirect", "status_line"]
@@ -253,12 +254,14 @@ class Response:
         ``urllib.parse.quote``); a bad name, value or attribute raises
         ValueError and changes nothing. `expires` is an aware datetime or
         seconds since the epoch; ``samesite="None"`` needs `secure`."""
+        from fastcore.cookies import set_cookie_field
         field = set_cookie_field(name, value, **options)
         self.headers = self._fields + (("Set-Cookie", field),)
 
     def delete_cookie(self, name: str, **options: Unpack[ScopeOptions]) -> None:
         """Add a Set-Cookie field that removes cookie `name`; give the
         `path` and `domain` it was set with."""
+        from fastcore.cookies import delete_cookie_field
         field = delete_cookie_field(name, **options)
         self.headers = self._fields + (("Set-Cookie", field),)
 

@@ -30,6 +30,7 @@ from urllib.parse import quote, urlencode
 from httptools import HttpResponseParser
 
 from fastcore._core import Loop, Request
+from fastcore._syntax import TOKEN
 from fastcore.headers import Headers
 from fastcore.limits import LimitOptions
 from fastcore.responses import Fields, field_pairs
@@ -53,10 +54,25 @@ def make_request(method: str = "GET", target: str = "/",
                  version: str = "1.1", client: tuple[str, int] | None = None,
                  scheme: str | None = None,
                  params: Mapping[str, str] | None = None) -> Request:
-    """A Request as a handler receives it, built without a server (see
-    ``Request.build``): for calling a handler directly in a unit test."""
-    return Request.build(method, target, headers, body, version=version, client=client,
-                         scheme=scheme, params=params)
+    """A Request as the server would hand it to a handler, built without
+    a server, for calling a handler directly in a unit test (also
+    ``Request.build``). `headers` is a mapping or (name, value) pairs;
+    `body` bytes or str (UTF-8); `client` the peer's (host, port);
+    `params` the path parameters a route would have matched. Nothing is
+    checked against the limits, and nothing is parsed until read."""
+    if not isinstance(method, str) or not TOKEN.fullmatch(method):
+        raise ValueError(f"invalid method {method!r}")
+    if not isinstance(target, str) or not target or " " in target:
+        raise ValueError(f"invalid request target {target!r}")
+    if version not in ("1.0", "1.1"):
+        raise ValueError(f"version is '1.0' or '1.1', not {version!r}")
+    raw: list[bytes] = []
+    for name, value in field_pairs(headers):
+        raw += (name.encode("latin-1"), value.encode("latin-1"))
+    data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    return Request._assemble(method.encode("ascii"), target.encode("latin-1"), raw, data,
+                             11 if version == "1.1" else 10, client, scheme,
+                             dict(params) if params is not None else None)
 
 
 class TestResponse:
