@@ -218,9 +218,10 @@ class App:
         """Register `hook(request, response)` to run after every response
         the app produced (a handler's, a before hook's or an error
         handler's), in registration order. The response is a Response (a
-        handler's bytes, str, dict or list already made one) or a
-        FileResponse; the hook returns the response to send (the same one,
-        changed, or another), or None to keep it."""
+        handler's bytes, str, dict or list already made one), a
+        FileResponse, or a Stream or iterator as the handler returned it;
+        the hook returns the response to send (the same one, changed, or
+        another), or None to keep it."""
         self._after.append(hook)
         self._hooks_changed()
         return hook
