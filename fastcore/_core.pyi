@@ -119,6 +119,7 @@ class Loop:
         limits: Limits,
         logger: logging.Logger,
         stop_timeout: float = ...,
+        inline: Iterable[_Handler] = ...,
     ) -> None: ...
     def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:
         """Serve a connected non-blocking stream socket as if accepted; the
@@ -142,6 +143,9 @@ class Loop:
     def running(self) -> bool: ...
     @property
     def draining(self) -> bool: ...
+    @property
+    def handler_threads(self) -> int:
+        """The handler pool's threads that are alive (0 without a pool)."""
     @property
     def forced_closes(self) -> int:
         """Connections reset because the stop's timeout passed."""

@@ -13,6 +13,8 @@ cdef struct limits_t:
     Py_ssize_t file_cache_size
     Py_ssize_t max_form_fields
     Py_ssize_t upload_spool_size
+    Py_ssize_t threads
+    Py_ssize_t max_pending
     double header_timeout
     double body_timeout
     double keepalive_timeout

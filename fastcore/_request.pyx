@@ -163,13 +163,7 @@ cdef class Request:
 
     cdef str _local_address(self):
         # An HTTP/1.0 request without Host: the address it was sent to.
-        cdef sockaddr_storage addr
-        cdef socklen_t length = sizeof(addr)
-        cdef object local
-        if self._conn is None or self._conn.fd < 0 or getsockname(
-                self._conn.fd, <sockaddr*>&addr, &length) != 0:
-            return "localhost"
-        local = sockaddr_to_tuple(&addr)
+        cdef object local = self._conn.local if self._conn is not None else None
         if local is None:
             return "localhost"
         return (f"[{local[0]}]:{local[1]}" if ":" in local[0]

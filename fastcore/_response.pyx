@@ -18,6 +18,15 @@ cdef dict ERROR_PARTS = {}
 cdef tuple NOT_A_FILE = (ELOOP, ENAMETOOLONG, ENXIO, ENODEV)
 
 
+@cython.final
+cdef class Prepared:
+    # A complete response whose head a bridge (WSGI) has checked and
+    # encoded: written as it is.
+    cdef bytes head
+    cdef int status
+    cdef bytes body
+
+
 cdef tuple error_parts(int status):
     cdef object parts = ERROR_PARTS.get(status)
     if parts is None:
@@ -40,6 +49,10 @@ cdef object write_result(Output out, Loop loop, object result, Request request,
     if kind is str:
         write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
                        head_only, close, request._version)
+        return None
+    if kind is Prepared:
+        write_response(out, (<Prepared>result).head, (<Prepared>result).body,
+                       (<Prepared>result).status, head_only, close, request._version)
         return None
     if isinstance(result, Response):
         head = (<object>result)._head

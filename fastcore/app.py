@@ -106,6 +106,7 @@ class App:
         self._patterns: list[_Route] = []
         self._methods: set[str] = set(STANDARD_METHODS)
         self._mounts: list[StaticFiles | WSGIMount] = []
+        self._inline: set[Handler] = set()
         self._not_found = Response(error_body(404), 404, content_type=TEXT)
         self._not_implemented = Response(error_body(501), 501, content_type=TEXT)
         # The hooks; `_guard` is None while there are none.
@@ -120,7 +121,8 @@ class App:
     # -- registration -------------------------------------------------------
 
     def route(self, path: str, methods: Iterable[str] = ("GET",), *,
-              etag: bool = False, replace: bool = False) -> Callable[[H], H]:
+              etag: bool = False, replace: bool = False,
+              inline: bool = False) -> Callable[[H], H]:
         """Register the decorated function for `path` and `methods`.
 
         GET implies HEAD (answered with the GET handler's headers and no
@@ -130,16 +132,19 @@ class App:
         a handler is a ValueError, unless `replace` (as when a module is
         run again in a REPL). `etag` gives the handler's 200 responses a
         strong ETag and answers If-None-Match with 304 (see
-        ``fastcore.make_conditional``).
+        ``fastcore.make_conditional``). With a handler pool (``threads``),
+        `inline` keeps this handler on the loop's thread: for one that
+        never waits, on an exact path (one without parameters).
         """
         def register(handler: H) -> H:
-            self.add_route(path, handler, methods, etag=etag, replace=replace)
+            self.add_route(path, handler, methods, etag=etag, replace=replace,
+                           inline=inline)
             return handler
         return register
 
     def add_route(self, path: str, handler: Handler,
                   methods: Iterable[str] = ("GET",), *,
-                  etag: bool = False, replace: bool = False) -> None:
+                  etag: bool = False, replace: bool = False, inline: bool = False) -> None:
         """The same as the ``route`` decorator, as a call."""
         if not path.startswith("/"):
             raise ValueError(f"a route path starts with '/', not {path!r}")
@@ -176,6 +181,11 @@ class App:
         if "GET" in names and ("HEAD" not in route.handlers or route.implicit_head):
             route.handlers["HEAD"] = handler
             route.implicit_head = True
+        if inline:
+            if regex is not None:
+                raise ValueError("inline=True is for exact paths: the engine runs "
+                                 f"the handlers of {path!r} after routing in Python")
+            self._inline.add(handler)
         self._methods.update(route.handlers)
 
     def static(self, prefix: str, directory: str | os.PathLike[str], *,
@@ -292,6 +302,26 @@ class App:
                     for m, h in route.handlers.items()}
         return table
 
+    def _serve_threaded(self) -> None:
+        # A handler pool will serve this app: its WSGI applications are told
+        # (wsgi.multithread).
+        for mount in self._mounts:
+            handler = getattr(mount, "handler", None)
+            if handler is not None:
+                handler.base["wsgi.multithread"] = True
+        bridge = getattr(self.dispatch, "base", None)
+        if bridge is not None:
+            bridge["wsgi.multithread"] = True
+
+    def inline_handlers(self) -> frozenset[Handler]:
+        """The handlers that stay on the loop's thread when a pool runs the
+        others (``route(..., inline=True)``), as ``engine_routes`` gives
+        them (wrapped in the hooks, if there are any)."""
+        guard = self._guard
+        if guard is None:
+            return frozenset(self._inline)
+        return frozenset(guard.wrap(handler) for handler in self._inline)
+
     def dispatch(self, request: Request) -> Result:
         """Find and call the handler for a request the engine could not
         route by itself; answer 404, 405 or 501 when there is none."""
@@ -380,12 +410,17 @@ class _Guard:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        # One wrapper per handler, so that it can be recognised (inline).
+        self.wrapped: dict[Handler, Handler] = {}
 
     def wrap(self, handler: Handler) -> Handler:
-        def guarded(request: Request) -> Result:
-            return self.run(request, handler)
-        guarded.__qualname__ = _name(handler)
-        guarded.__wrapped__ = handler           # type: ignore[attr-defined]
+        guarded = self.wrapped.get(handler)
+        if guarded is None:
+            def guarded(request: Request) -> Result:
+                return self.run(request, handler)
+            guarded.__qualname__ = _name(handler)
+            guarded.__wrapped__ = handler       # type: ignore[attr-defined]
+            self.wrapped[handler] = guarded
         return guarded
 
     def dispatch(self, request: Request) -> Result:

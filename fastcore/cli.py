@@ -1,6 +1,7 @@
 """The command line: ``fastcore`` (or ``python -m fastcore``) serves the demo;
-``fastcore run MODULE:APP`` serves an app of yours; ``fastcore static DIR``
-serves a directory, the fast twin of ``python -m http.server``.
+``fastcore run MODULE:APP`` serves an app of yours (a fastcore App, or a WSGI
+application such as Flask's or Django's); ``fastcore static DIR`` serves a
+directory, the fast twin of ``python -m http.server``.
 
 Where each option is defined:
 - ``add_shared_options``: the options every command takes (address, limits).
@@ -93,7 +94,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     """``fastcore run``'s own options."""
     parser.add_argument("app", metavar="MODULE:APP",
                         help="the module to import (from the current directory first) and "
-                             "the App in it (APP defaults to 'app'; a dotted path works)")
+                             "the App or WSGI callable in it (APP defaults to 'app'; a "
+                             "dotted path works)")
+    _option(parser, "--interface", default="auto", suppress=False,
+            choices=("auto", "native", "wsgi"),
+            help="what APP is: a fastcore.App (native) or a WSGI callable; auto tells "
+                 "them apart")
     parser.add_argument("--reload", action="store_true",
                         help="restart when a .py file under the app's directory changes "
                              "(for development: serves from a child process)")
@@ -150,14 +156,20 @@ def _local_module(name: str, directory: str) -> str | None:
     return None
 
 
-def check_app(app: object, spec: str) -> App:
-    """What `spec` named, if it can be served."""
-    if not isinstance(app, App):
-        raise CommandError(f"{spec!r} is a {type(app).__name__}, not a fastcore.App")
-    return app
+def check_app(app: object, spec: str, interface: str = "auto") -> App:
+    """What `spec` named, if it can be served: an App, or a WSGI callable
+    wrapped in one (`interface` "wsgi" forces that, "native" refuses
+    anything but an App)."""
+    if interface != "wsgi" and isinstance(app, App):
+        return app
+    if interface != "native" and callable(app):
+        from fastcore.wsgi import WSGIApp
+        return WSGIApp(app)
+    kind = "a fastcore.App" if interface == "native" else "a fastcore.App or a WSGI callable"
+    raise CommandError(f"{spec!r} is a {type(app).__name__}, not {kind}")
 
 
-def load_app(spec: str) -> tuple[App, str]:
+def load_app(spec: str, interface: str = "auto") -> tuple[App, str]:
     """Import MODULE:APP the way ``python -m`` would from the current
     directory, which comes first on sys.path (as uvicorn puts it): the app
     and the file it came from. Mistakes are a CommandError of one line; an
@@ -190,7 +202,7 @@ def load_app(spec: str) -> tuple[App, str]:
         except AttributeError:
             raise CommandError(f"module {module_name!r} ({file}) has no attribute "
                                f"{attribute!r}") from None
-    return check_app(app, spec), file
+    return check_app(app, spec, interface), file
 
 
 # -- serving ---------------------------------------------------------------------
@@ -221,7 +233,7 @@ def _command(args: argparse.Namespace, argv: list[str]) -> int:
         if args.reload:
             from fastcore.reload import serve_with_reload
             return serve_with_reload([a for a in argv if a != "--reload"], args.app)
-        app, file = load_app(args.app)
+        app, file = load_app(args.app, args.interface)
         return _serve(app, args, f"{args.app} (from {file})")
     if args.command == "static":
         site = App()

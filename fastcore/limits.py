@@ -65,10 +65,19 @@ DEFAULT_MAX_FORM_FIELDS = 1000
 # of kept in memory; 0 writes every upload to disk. Starlette 1 MiB,
 # Werkzeug 500 KiB, Django 2.5 MB.
 DEFAULT_UPLOAD_SPOOL_SIZE = 1 * MiB
+# Threads that run handlers, so that one that waits (a database, another
+# service) does not hold up the loop; 0 runs them on the loop's thread, the
+# fastest for handlers that never wait. gunicorn gthread --threads 1,
+# granian --blocking-threads.
+DEFAULT_THREADS = 0
+# Requests waiting for a free handler thread; beyond it a request is
+# answered 503 with Retry-After at once (load shedding). Only with threads.
+DEFAULT_MAX_PENDING = 1000
 
 
-# Limits for which 0 means "none of it" rather than nothing at all.
-_ZERO_ALLOWED = frozenset(("file_cache_size", "upload_spool_size"))
+# 0 is a meaningful value of these: no cache, no handler threads, every
+# upload on disk.
+_MAY_BE_ZERO = frozenset(("file_cache_size", "threads", "upload_spool_size"))
 
 
 class _LimitFields(NamedTuple):
@@ -90,6 +99,8 @@ class _LimitFields(NamedTuple):
     file_cache_size: int = DEFAULT_FILE_CACHE_SIZE
     max_form_fields: int = DEFAULT_MAX_FORM_FIELDS
     upload_spool_size: int = DEFAULT_UPLOAD_SPOOL_SIZE
+    threads: int = DEFAULT_THREADS
+    max_pending: int = DEFAULT_MAX_PENDING
 
 
 class Limits(_LimitFields):
@@ -104,7 +115,7 @@ class Limits(_LimitFields):
         for name, value in zip(self._fields, self):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise TypeError(f"{name} must be a number, not {value!r}")
-            if value < 0 or (value == 0 and name not in _ZERO_ALLOWED):
+            if value < 0 or (value == 0 and name not in _MAY_BE_ZERO):
                 raise ValueError(f"{name} must be positive, not {value!r}")
         return self
 
@@ -138,3 +149,5 @@ class LimitOptions(TypedDict, total=False):
     file_cache_size: int
     max_form_fields: int
     upload_spool_size: int
+    threads: int
+    max_pending: int

@@ -139,7 +139,8 @@ class Client:
         self.timeout = timeout
         self.cookies: dict[str, str] = {}
         self.limits = app.limits.replace(**limits)
-        self._loop = Loop(-1, app.engine_routes(), app.dispatch, self.limits, logger, 5.0)
+        self._loop = Loop(-1, app.engine_routes(), app.dispatch, self.limits, logger, 5.0,
+                          app.inline_handlers())
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._serve, name="fastcore:test-client",
                                         daemon=True)

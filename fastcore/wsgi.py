@@ -31,14 +31,12 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
-from fastcore._core import wsgi_environ
+from fastcore._core import StartResponse, WSGIBridge
 from fastcore.app import App
 from fastcore.limits import LimitOptions
-from fastcore.responses import FileBody, Response, encode_fields
-from fastcore.streams import Stream
+from fastcore.responses import FileBody
 
 if TYPE_CHECKING:
     from fastcore._core import Request
@@ -47,22 +45,12 @@ __all__ = ["FileWrapper", "WSGIApp", "WSGIHandler", "WSGIMount", "is_wsgi_app"]
 
 logger = logging.getLogger("fastcore.wsgi")
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-StartResponse = Callable[..., Callable[[bytes], None]]
+StartResponseCallable = Callable[..., Callable[[bytes], None]]
 
 
 class WSGIApplication(Protocol):
     def __call__(self, environ: dict[str, Any],
-                 start_response: StartResponse) -> Iterable[bytes]: ...
-
-
-# PEP 3333: "the application must not return hop-by-hop headers" (RFC 2616
-# section 13.5.1 and the fields that frame a message).
-_HOP_BY_HOP = frozenset((
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-    "te", "trailer", "trailers", "transfer-encoding", "upgrade"))
-# Written by the engine for every response.
-_SERVERS_OWN = frozenset(("date", "server"))
+                 start_response: StartResponseCallable) -> Iterable[bytes]: ...
 
 
 class _Errors:
@@ -125,77 +113,6 @@ class FileWrapper:
         return fd, position, max(0, info.st_size - position)
 
 
-class _Start:
-    """The start_response of one request, and what it was given."""
-
-    __slots__ = ("status", "head", "code", "length", "sent", "written")
-
-    def __init__(self) -> None:
-        self.head: bytes | None = None
-        self.code = 0
-        self.length: int | None = None
-        self.sent = False                   # the head has gone to the engine
-        self.written: list[bytes] = []      # from the write() callable
-
-    def __call__(self, status: str, headers: list[tuple[str, str]],
-                 exc_info: ExcInfo | None = None) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.sent:
-                    # PEP 3333: too late to replace the response.
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.head is not None:
-            raise AssertionError("start_response was called twice without exc_info")
-        self.head, self.code, self.length = _encode_head(status, headers)
-        return self.write
-
-    def write(self, data: bytes) -> None:
-        if self.head is None:
-            raise AssertionError("write() before start_response")
-        if type(data) is not bytes:
-            raise TypeError(f"write() takes bytes, not {type(data).__name__}")
-        if data:
-            self.written.append(data)
-
-
-def _encode_head(status: str, headers: list[tuple[str, str]]) -> tuple[bytes, int, int | None]:
-    """The status line and fields of a WSGI response, checked, without the
-    Content-Length (returned apart, as the body's declared length)."""
-    if type(status) is not str:
-        raise TypeError(f"a WSGI status is a str, not {type(status).__name__}")
-    code_text, _, reason = status.partition(" ")
-    if len(code_text) != 3 or not code_text.isdigit() or not code_text.isascii():
-        raise ValueError(f"malformed WSGI status {status!r}")
-    code = int(code_text)
-    if code < 200 or code > 599 or not reason.isprintable() or not reason.isascii():
-        raise ValueError(f"malformed WSGI status {status!r}")
-    if type(headers) is not list:
-        raise TypeError(f"WSGI headers are a list, not {type(headers).__name__}")
-    length = None
-    fields = []
-    for pair in headers:
-        if type(pair) is not tuple or len(pair) != 2:
-            raise TypeError(f"a WSGI header is a (name, value) tuple, not {pair!r}")
-        name, value = pair
-        if type(name) is not str or type(value) is not str:
-            raise TypeError(f"a WSGI header's name and value are str: {pair!r}")
-        lower = name.lower()
-        if lower == "content-length":
-            value = value.strip()
-            if not (value.isdigit() and value.isascii()) or (
-                    length is not None and int(value) != length):
-                raise ValueError(f"malformed Content-Length {value!r}")
-            length = int(value)
-        elif lower in _HOP_BY_HOP:
-            raise ValueError(f"the application set the hop-by-hop header {name!r}")
-        elif lower not in _SERVERS_OWN:
-            fields.append((name, value))
-    encoded = encode_fields(fields, None)
-    return f"HTTP/1.1 {code_text} {reason}\r\n".encode("ascii") + encoded, code, length
-
-
 class _Body:
     """A streamed WSGI body: what write() was given, the first chunk
     already read, then the rest of the iterable (write() data in between
@@ -203,7 +120,7 @@ class _Body:
 
     __slots__ = ("_start", "_first", "_iterator", "_result")
 
-    def __init__(self, start: _Start, first: bytes, iterator: Iterator[bytes],
+    def __init__(self, start: StartResponse, first: bytes, iterator: Iterator[bytes],
                  result: Iterable[bytes]) -> None:
         self._start, self._first, self._iterator, self._result = (
             start, first, iterator, result)
@@ -214,7 +131,7 @@ class _Body:
     def __next__(self) -> bytes:
         written = self._start.written
         if written:
-            return written.pop(0)
+            return written.pop(0)               # write() data, in order
         first = self._first
         if first:
             self._first = b""
@@ -230,102 +147,46 @@ class _Body:
             close()
 
 
-def _close(result: object) -> None:
-    close = getattr(result, "close", None)
+def _send_file(wrapper: FileWrapper, start: StartResponse) -> FileBody | None:
+    # A file_wrapper around a regular file, sent with sendfile(2) from its
+    # position: the whole rest, or the declared length of it.
+    found = wrapper._file_range()
+    if found is None or start.written:
+        return None
+    fd, position, available = found
+    if start.length is not None and start.length > available:
+        return None                  # short: the streamed way ends it properly
+    length = available if start.length is None else start.length
+    start.sent = True
+    sent = FileBody(os.dup(fd), position, length, start.head, start.code)
+    close = getattr(wrapper, "close", None)
     if close is not None:
         close()
+    return sent
 
 
-class WSGIHandler:
+def WSGIHandler(app: WSGIApplication, script_name: str = "", *,   # noqa: N802
+                multithread: bool = False, multiprocess: bool = False) -> WSGIBridge:
     """A fastcore handler that runs a WSGI application: ``handler(request)``
     returns what the engine sends. `script_name` is the prefix it is
     mounted at ("" for the whole server)."""
-
-    def __init__(self, app: WSGIApplication, script_name: str = "", *,
-                 multithread: bool = False, multiprocess: bool = False) -> None:
-        if not callable(app):
-            raise TypeError(f"{app!r} is not a WSGI application (not callable)")
-        self.app = app
-        self.script_name = script_name.rstrip("/")
-        # The keys that are the same for every request.
-        self.base: dict[str, Any] = {
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": _Errors(),
-            "wsgi.multithread": multithread,
-            "wsgi.multiprocess": multiprocess,
-            "wsgi.run_once": False,
-            "wsgi.input_terminated": True,
-            "wsgi.file_wrapper": FileWrapper,
-            "SERVER_NAME": "localhost",
-            "SERVER_PORT": "0",
-            "SERVER_SOFTWARE": "fastcore",
-        }
-
-    def __call__(self, request: Request) -> Response | Stream | FileBody:
-        environ = wsgi_environ(request, self.base, self.script_name)
-        start = _Start()
-        result = self.app(environ, start)
-        try:
-            if isinstance(result, FileWrapper) and start.head is not None:
-                sent = self._send_file(result, start)
-                if sent is not None:
-                    return sent
-            if type(result) is list or type(result) is tuple:
-                # The whole body at once (the commonest WSGI answer).
-                if start.head is None:
-                    raise RuntimeError("the WSGI application did not call start_response")
-                start.sent = True
-                return self._complete(start, b"".join(start.written + list(result)))
-            iterator = iter(result)
-            first = b""
-            ended = False
-            # Up to the first non-empty chunk: start_response may come late.
-            while not first:
-                try:
-                    first = next(iterator)
-                except StopIteration:
-                    ended = True
-                    break
-                if type(first) is not bytes:
-                    raise TypeError(
-                        f"a WSGI body yielded {type(first).__name__}, not bytes")
-            if start.head is None:
-                raise RuntimeError("the WSGI application did not call start_response")
-            start.sent = True
-            written = start.written
-            if not ended and start.length is not None and not written and len(first) >= start.length:
-                ended = len(first) == start.length     # complete: no need to read on
-            if ended:
-                _close(result)
-                return self._complete(start, b"".join(written) + first if written else first)
-        except BaseException:
-            _close(result)
-            raise
-        return Stream._prepared(_Body(start, first, iterator, result), start.head,
-                                start.code, start.length)
-
-    @staticmethod
-    def _complete(start: _Start, body: bytes) -> Response | Stream:
-        # A body known whole. One that does not match its declared length
-        # goes the streamed way, which ends the connection after it.
-        assert start.head is not None
-        if start.length is not None and len(body) != start.length:
-            return Stream._prepared(iter((body,)), start.head, start.code, start.length)
-        return Response._prepared(start.head, start.code, body)
-
-    def _send_file(self, wrapper: FileWrapper, start: _Start) -> FileBody | None:
-        found = wrapper._file_range()
-        if found is None or start.written:
-            return None
-        fd, position, available = found
-        length = available if start.length is None else min(start.length, available)
-        if start.length is not None and start.length > available:
-            return None                  # short: the streamed path ends it properly
-        start.sent = True
-        sent = FileBody(os.dup(fd), position, length, start.head, start.code)  # type: ignore[arg-type]
-        _close(wrapper)
-        return sent
+    if not callable(app):
+        raise TypeError(f"{app!r} is not a WSGI application (not callable)")
+    # The keys that are the same for every request.
+    base: dict[str, Any] = {
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": _Errors(),
+        "wsgi.multithread": multithread,
+        "wsgi.multiprocess": multiprocess,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "0",
+        "SERVER_SOFTWARE": "fastcore",
+    }
+    return WSGIBridge(app, base, script_name.rstrip("/"), _Body, FileWrapper, _send_file)
 
 
 class WSGIMount:
@@ -341,7 +202,7 @@ class WSGIMount:
         return (self.prefix == "" or path == self.prefix
                 or path.startswith(self.prefix + "/"))
 
-    def serve(self, request: Request) -> Response | Stream | FileBody:
+    def serve(self, request: Request) -> object:
         return self.handler(request)
 
 

@@ -249,7 +249,8 @@ def test_import_mistakes_are_one_line(tmp_path):
                             f"'nosuchmod' in {tmp_path} or on sys.path\n",
         ("mod:nope",): f"fastcore: module 'mod' ({tmp_path / 'mod.py'}) has no attribute "
                        "'nope'\n",
-        ("mod:number",): "fastcore: 'mod:number' is a int, not a fastcore.App\n",
+        ("mod:number",): "fastcore: 'mod:number' is a int, not a fastcore.App or a WSGI "
+                          "callable\n",
         ("mod:",): "fastcore: expected MODULE:APP (APP defaults to 'app'), not 'mod:'\n",
     }
     for args, message in cases.items():

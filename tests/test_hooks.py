@@ -200,3 +200,20 @@ def test_registering_a_route_twice_is_an_error_unless_replace(client):
     app.route("/", replace=True)(lambda request: "three")
     assert client(app).get("/").text == "three"
     assert client(app).head("/").status == 200
+
+
+def test_hooks_with_a_handler_pool_and_inline_routes(client):
+    import threading
+
+    app = fastcore.App(threads=2)
+    app.route("/pooled")(lambda request: threading.current_thread().name)
+    app.route("/inline", inline=True)(lambda request: threading.current_thread().name)
+    app.after_request(lambda request, response: fastcore.Response(
+        response.body + b" (hooked)"))
+    browser = client(app)
+    pooled, inline = browser.get("/pooled").text, browser.get("/inline").text
+    assert pooled.endswith("(hooked)") and inline.endswith("(hooked)")
+    # The wrapped inline handler is still recognised as inline: it runs on
+    # the loop's thread, the pooled one elsewhere.
+    assert inline.startswith("fastcore:test-client")
+    assert not pooled.startswith("fastcore:test-client")

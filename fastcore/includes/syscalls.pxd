@@ -48,7 +48,6 @@ cdef extern from "<sys/socket.h>" nogil:
         int l_onoff
         int l_linger
     int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags)
-    int getsockname(int fd, sockaddr* addr, socklen_t* addrlen)
     int getpeername(int fd, sockaddr* addr, socklen_t* addrlen)
     ssize_t recv(int fd, void* buf, size_t n, int flags)
     ssize_t send(int fd, const void* buf, size_t n, int flags)
