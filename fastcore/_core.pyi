@@ -10,16 +10,37 @@ must be reflected here.
 """
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, final
 
+from fastcore.forms import MultiDict, UploadFile
 from fastcore.headers import Headers
 from fastcore.limits import Limits
 
 @final
 class Request:
-    """One HTTP request, as the handler sees it. Created by the server only
-    (calling ``Request()`` raises TypeError)."""
+    """One HTTP request, as the handler sees it. Created by the server
+    (calling ``Request()`` raises TypeError), or for a test by
+    ``Request.build(...)``."""
+
+    @staticmethod
+    def build(
+        method: str = "GET",
+        target: str = "/",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        body: bytes | str = b"",
+        *,
+        version: str = "1.1",
+        client: tuple[str, int] | None = None,
+        scheme: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Request:
+        """A Request as the server would hand it to a handler, without a
+        server: for unit tests of handlers (``fastcore.testing.make_request``)."""
+    @staticmethod
+    def _assemble(method: bytes, target: bytes, raw_headers: list[bytes], body: bytes,
+                  version: int, client: tuple[str, int] | None, scheme: str | None,
+                  params: dict[str, str] | None) -> Request: ...
 
     @property
     def method(self) -> str:
@@ -34,6 +55,30 @@ class Request:
     @property
     def query(self) -> str:
         """The raw query string, without the ``?``; empty if none."""
+    @property
+    def args(self) -> MultiDict[str]:
+        """The query decoded: ``args["q"]``, ``args.get("q")``,
+        ``args.get_all("tag")``."""
+    @property
+    def form(self) -> MultiDict[str]:
+        """The fields of a urlencoded or multipart/form-data body (empty
+        for another type); HTTPError 400/413/415 if it cannot be read."""
+    @property
+    def files(self) -> MultiDict[UploadFile]:
+        """The files of a multipart/form-data body."""
+    @property
+    def cookies(self) -> dict[str, str]:
+        """The cookies the client sent (RFC 6265), name to value."""
+    @property
+    def scheme(self) -> str:
+        """``"http"``, or what a trusted proxy said."""
+    @property
+    def host(self) -> str:
+        """The host (and port) the client asked for: the Host field, or the
+        authority of an absolute-form target."""
+    @property
+    def url(self) -> str:
+        """The full URL: scheme, host, path and query as sent."""
     @property
     def headers(self) -> Headers:
         """The header fields: case-insensitive, multi-valued."""
@@ -56,7 +101,8 @@ class Request:
     # Set by the router (App.dispatch); read ``params`` instead.
     _params: dict[str, str] | None
     def json(self) -> Any:
-        """The body parsed as JSON (``json.loads``)."""
+        """The body parsed as JSON; HTTPError(400) if it is not JSON or its
+        Content-Type is not application/json (or +json)."""
 
 _Handler = Callable[[Any], Any]
 
@@ -75,6 +121,9 @@ class Loop:
         stop_timeout: float = ...,
         inline: Iterable[_Handler] = ...,
     ) -> None: ...
+    def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:
+        """Serve a connected non-blocking stream socket as if accepted; the
+        loop owns `fd` from here on. Safe from any thread."""
     def request_stop(self, timeout: float | None = None) -> None:
         """Begin a graceful stop; safe from any thread, from signal handlers
         and from a handler."""

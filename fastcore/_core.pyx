@@ -55,13 +55,15 @@ from httptools import (
 
 from fastcore.errors import HTTPError, ProtocolError
 from fastcore.headers import Headers
+from fastcore.limits import DEFAULT_MAX_FORM_FIELDS, DEFAULT_UPLOAD_SPOOL_SIZE
 from fastcore.responses import (
-    OK_HTML_HEAD, FileBody, FileResponse, Response, error_body, error_head, status_line)
+    OK_HTML_HEAD, OK_JSON_HEAD, FileBody, FileResponse, Response, error_body, error_head,
+    json_body, status_line)
 from fastcore.conditional import evaluate
 from fastcore.streams import _END as STREAM_END, EventStream, Stream
 from fastcore.static import file_fields
-from fastcore._syntax import STANDARD_METHODS, TCHARS
-from fastcore._target import check_target_form, split_target
+from fastcore._syntax import STANDARD_METHODS, TCHARS, TOKEN
+from fastcore._target import authority, check_target_form, origin, split_target
 from fastcore._wsgi_headers import check_wsgi_field, check_wsgi_status
 
 include "_http.pyx"

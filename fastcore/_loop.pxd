@@ -35,6 +35,7 @@ cdef class Loop:
     cdef void close_descriptors(self)
     cdef int on_event(self, Conn conn, unsigned int events) except -1
     cdef int accept_ready(self, bint everything=*) except -1
+    cdef Conn add_conn(self, int fd, sockaddr_storage* peer)
     cdef int pause_accepting(self, double retry_at) except -1
     cdef int resume_accepting(self) except -1
     cdef int close_listener(self) except -1

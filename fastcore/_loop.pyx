@@ -16,6 +16,8 @@ cdef limits_t read_limits(object limits) except *:
     values.write_high_water = limits.write_high_water
     values.max_connections = limits.max_connections
     values.file_cache_size = limits.file_cache_size
+    values.max_form_fields = limits.max_form_fields
+    values.upload_spool_size = limits.upload_spool_size
     values.threads = limits.threads
     values.max_pending = limits.max_pending
     values.header_timeout = limits.header_timeout
@@ -264,8 +266,6 @@ cdef class Loop:
         cdef sockaddr_storage addr
         cdef socklen_t addrlen
         cdef int fd, err, outcome, accepted = 0
-        cdef epoll_event event
-        cdef Conn conn
         if self.listen_fd < 0:
             return 0                    # closed earlier in this batch of events
         while everything or accepted < ACCEPT_BATCH:
@@ -292,18 +292,44 @@ cdef class Loop:
                         "accept4 failed (%s); pausing accepts until a "
                         "descriptor frees", os_strerror(err))
                 return self.pause_accepting(self.now + 0.1)
-            conn = Conn.__new__(Conn, self, fd)
-            conn.peer = addr
-            event.events = EPOLLIN
-            event.data.ptr = <void*>conn
-            if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
-                conn.fd = -1
-                close(fd)
-                raise OSError(errno, "epoll_ctl")
-            self.conns.add(conn)
-            self.n_conns += 1
+            self.add_conn(fd, &addr)
             accepted += 1
         return 0
+
+    cdef Conn add_conn(self, int fd, sockaddr_storage* peer):
+        # A connected, non-blocking socket becomes one of the loop's
+        # connections; on failure the descriptor is closed.
+        cdef epoll_event event
+        cdef Conn conn = Conn.__new__(Conn, self, fd)
+        conn.peer = peer[0]
+        event.events = EPOLLIN
+        event.data.ptr = <void*>conn
+        if epoll_ctl(self.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
+            conn.fd = -1
+            close(fd)
+            raise OSError(errno, "epoll_ctl")
+        self.conns.add(conn)
+        self.n_conns += 1
+        return conn
+
+    def adopt(self, int fd, client=None):
+        """Serve a socket that is already connected (one end of a
+        socketpair, for the test client) as if it had been accepted: the
+        loop owns the descriptor from here on and closes it. It must be a
+        non-blocking stream socket. `client` stands for its peer's (host,
+        port) in ``request.client``. Safe from any thread: it runs under
+        the GIL without calling Python code, and the loop touches the
+        state it changes only under the GIL."""
+        cdef sockaddr_storage addr
+        cdef socklen_t addrlen = sizeof(addr)
+        cdef Conn conn
+        if self.epfd < 0 or self.draining:
+            raise RuntimeError("this loop has stopped serving")
+        memset(&addr, 0, sizeof(addr))
+        getpeername(fd, <sockaddr*>&addr, &addrlen)
+        conn = self.add_conn(fd, &addr)
+        if client is not None:
+            conn._client = tuple(client)
 
     cdef int pause_accepting(self, double retry_at) except -1:
         self.accept_resume_at = retry_at

@@ -65,6 +65,11 @@ cdef object write_result(Output out, Loop loop, object result, Request request,
     if isinstance(result, FileResponse):
         write_file_response(out, loop, result, request, close)
         return None
+    if kind is dict or kind is list:
+        # Before the test for iterators (neither is one): JSON.
+        write_response(out, OK_JSON_HEAD, json_body(result), 200, head_only, close,
+                       request._version)
+        return None
     if isinstance(result, Stream):
         return write_stream(out, loop, result, request, close)
     if isinstance(result, FileBody):
@@ -82,8 +87,12 @@ cdef object write_result(Output out, Loop loop, object result, Request request,
         write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
                        request._version)
         return None
+    if isinstance(result, (dict, list)):
+        write_response(out, OK_JSON_HEAD, json_body(result), 200, head_only, close,
+                       request._version)
+        return None
     raise TypeError(f"the handler returned {kind.__name__}; expected bytes, str, "
-                    "Response, FileResponse, Stream or an iterator")
+                    "dict, list, Response, FileResponse, Stream or an iterator")
 
 
 cdef int write_response(Output out, bytes head, bytes body, int status,

@@ -1,5 +1,5 @@
-"""The request target (RFC 9112 section 3.2): its four forms, and the path
-and query a handler sees."""
+"""The request target (RFC 9112 section 3.2): its four forms, and the path,
+query, host and URL a handler sees."""
 
 from __future__ import annotations
 
@@ -29,6 +29,37 @@ def split_target(target: bytes) -> tuple[str, str]:
     if b"%" in path:
         path = unquote_to_bytes(path)
     return path.decode("utf-8", "replace"), query.decode("latin-1")
+
+
+def _after_scheme(target: bytes) -> tuple[bytes, int] | None:
+    # An absolute-form target without its "scheme://": (the rest, where its
+    # authority ends); None for any other form.
+    if target[:1] == b"/" or b"://" not in target:
+        return None
+    rest = target.split(b"://", 1)[1]
+    ends = [i for i in (rest.find(b"/"), rest.find(b"?"), rest.find(b"#")) if i >= 0]
+    return rest, min(ends, default=len(rest))
+
+
+def authority(target: bytes) -> str | None:
+    """The host[:port] of an absolute-form target, which names the host
+    whatever the Host field says (RFC 9112 section 3.2.2); None for the
+    other forms."""
+    split = _after_scheme(target)
+    return None if split is None else split[0][:split[1]].decode("latin-1")
+
+
+def origin(target: bytes) -> str:
+    """The path and query of a target as sent (still percent-encoded),
+    for a URL: "/" for the asterisk and authority forms."""
+    split = _after_scheme(target)
+    if split is not None:
+        target = split[0][split[1]:]
+        if target[:1] != b"/":
+            target = b"/" + target
+    elif target[:1] != b"/":
+        return "/"
+    return target.split(b"#", 1)[0].decode("latin-1")
 
 
 def check_target_form(method: bytes, target: bytes) -> None:

@@ -1,7 +1,18 @@
 """The command line: ``fastcore`` (or ``python -m fastcore``) serves the demo;
 ``fastcore run MODULE:APP`` serves an app of yours (a fastcore App, or a WSGI
-application such as Flask's or Django's); ``fastcore static DIR``
-serves a directory, the fast twin of ``python -m http.server``."""
+application such as Flask's or Django's); ``fastcore static DIR`` serves a
+directory, the fast twin of ``python -m http.server``.
+
+Where each option is defined:
+- ``add_shared_options``: the options every command takes (address, limits).
+  They are accepted before the subcommand and after it (``fastcore --port 1
+  static www`` and ``fastcore static www --port 1``); given in both places,
+  the one after the subcommand wins.
+- ``add_run_options`` and ``add_static_options``: those of one subcommand,
+  accepted after it only (before it, argparse refuses them by name).
+Every limit of ``fastcore.limits.Limits`` is an option, generated from its
+fields (``Limits._fields``), with its default in ``--help``.
+"""
 
 from __future__ import annotations
 
@@ -9,40 +20,206 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any
 
 from fastcore.app import App
-from fastcore.server import Server
+from fastcore.limits import Limits
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
 
 
-def _load_app(spec: str, interface: str = "auto") -> App:
-    """The App that MODULE:APP names; a WSGI callable is wrapped in one
-    (`interface` "wsgi" forces that, "native" refuses anything but an App)."""
-    module_name, _, attribute = spec.partition(":")
-    if not module_name:
-        raise SystemExit(f"fastcore: expected MODULE:APP, got {spec!r}")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module = importlib.import_module(module_name)
-    app = getattr(module, attribute or "app", None)
+class CommandError(Exception):
+    """A mistake on the command line, said in one line (exit status 1)."""
+
+
+# -- options -------------------------------------------------------------------
+
+def port_number(text: str) -> int:
+    """argparse type of a TCP port: 0-65535 (0 picks a free one)."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a port is a number 0-65535, not {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, not {value}")
+    return value
+
+
+def _option(parser: argparse._ActionsContainer, flag: str, *, default: Any,
+            suppress: bool, help: str, **options: Any) -> None:
+    # One option, its default in the help text. With `suppress`, an option
+    # not given leaves no attribute, so a subcommand's copy of a shared
+    # option does not overwrite the value given before the subcommand.
+    shown = "" if default is None or default is False else f" (default: {default})"
+    parser.add_argument(flag, default=argparse.SUPPRESS if suppress else default,
+                        help=help + shown, **options)
+
+
+def _limit_type(kind: type) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            return kind(text)  # type: ignore[no-any-return]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, "
+                f"not {text!r}") from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+LIMIT_NAMES = Limits._fields
+
+
+def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The options of every command: the address and the limits. Called for
+    the top-level parser (with the defaults) and for each subcommand (with
+    `suppress`)."""
+    _option(parser, "--host", default=DEFAULT_HOST, suppress=suppress,
+            help="the address to listen on")
+    _option(parser, "--port", default=DEFAULT_PORT, suppress=suppress, type=port_number,
+            metavar="PORT", help="the port to listen on, 0-65535; 0 picks a free one")
+    limits = parser.add_argument_group(
+        "limits", "each is also a keyword of App(...) and Server(...), and overrides "
+                  "the app's own; what they do, and what other servers use, is in "
+                  "fastcore/limits.py")
+    for name, default in Limits()._asdict().items():
+        _option(limits, "--" + name.replace("_", "-"), default=default,
+                suppress=True, type=_limit_type(type(default)), dest=name,
+                metavar="SECONDS" if name.endswith("_timeout") else "N",
+                help=name.replace("_", " "))
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """``fastcore run``'s own options."""
+    parser.add_argument("app", metavar="MODULE:APP",
+                        help="the module to import (from the current directory first) and "
+                             "the App or WSGI callable in it (APP defaults to 'app'; a "
+                             "dotted path works)")
+    _option(parser, "--interface", default="auto", suppress=False,
+            choices=("auto", "native", "wsgi"),
+            help="what APP is: a fastcore.App (native) or a WSGI callable; auto tells "
+                 "them apart")
+    parser.add_argument("--reload", action="store_true",
+                        help="restart when a .py file under the app's directory changes "
+                             "(for development: serves from a child process)")
+
+
+def add_static_options(parser: argparse.ArgumentParser) -> None:
+    """``fastcore static``'s own options."""
+    parser.add_argument("directory", metavar="DIR")
+    parser.add_argument("--list", action="store_true",
+                        help="list directories that have no index.html")
+    _option(parser, "--max-age", default=None, suppress=False, type=int, metavar="SECONDS",
+            help="send Cache-Control: max-age=SECONDS")
+
+
+def _version() -> str:
+    import platform
+
+    import httptools
+
+    from fastcore import __version__
+    return (f"fastcore {__version__} (httptools {httptools.__version__}, "
+            f"{platform.python_implementation()} {platform.python_version()})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fastcore", usage="%(prog)s [options] [run MODULE:APP | static DIR] [options]",
+        description="A fast, embeddable HTTP/1.1 server. Without a "
+        "command it serves the demo app.")
+    parser.add_argument("--version", action="version", version=_version())
+    add_shared_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser("run", help="serve MODULE:APP",
+                              usage="%(prog)s MODULE:APP [options]",
+                              description="Serve the fastcore.App named MODULE:APP.")
+    add_run_options(run)
+    add_shared_options(run, suppress=True)
+    static = commands.add_parser("static", help="serve the files under DIR",
+                                 usage="%(prog)s DIR [options]",
+                                 description="Serve the files under DIR, like "
+                                             "python -m http.server but fast.")
+    add_static_options(static)
+    add_shared_options(static, suppress=True)
+    return parser
+
+
+# -- loading the app -------------------------------------------------------------
+
+def _local_module(name: str, directory: str) -> str | None:
+    """The file or package directory `name` names in `directory`, if any."""
+    for candidate in (os.path.join(directory, name + ".py"), os.path.join(directory, name)):
+        if os.path.isfile(candidate) or os.path.isfile(os.path.join(candidate, "__init__.py")):
+            return candidate
+    return None
+
+
+def check_app(app: object, spec: str, interface: str = "auto") -> App:
+    """What `spec` named, if it can be served: an App, or a WSGI callable
+    wrapped in one (`interface` "wsgi" forces that, "native" refuses
+    anything but an App)."""
     if interface != "wsgi" and isinstance(app, App):
         return app
     if interface != "native" and callable(app):
         from fastcore.wsgi import WSGIApp
         return WSGIApp(app)
     kind = "a fastcore.App" if interface == "native" else "a fastcore.App or a WSGI callable"
-    raise SystemExit(f"fastcore: {spec!r} is not {kind}")
+    raise CommandError(f"{spec!r} is a {type(app).__name__}, not {kind}")
 
 
-def _serve(app: App, host: str, port: int, what: str) -> int:
-    server = Server(app, host, port)
+def load_app(spec: str, interface: str = "auto") -> tuple[App, str]:
+    """Import MODULE:APP the way ``python -m`` would from the current
+    directory, which comes first on sys.path (as uvicorn puts it): the app
+    and the file it came from. Mistakes are a CommandError of one line; an
+    exception raised by the module itself propagates, with its traceback."""
+    module_name, colon, attribute = spec.partition(":")
+    if not module_name or (colon and not attribute):
+        raise CommandError(f"expected MODULE:APP (APP defaults to 'app'), not {spec!r}")
+    attribute = attribute or "app"
+    directory = os.getcwd()
+    if not sys.path or sys.path[0] not in ("", directory):
+        sys.path.insert(0, directory)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise CommandError(f"cannot import {module_name!r}: there is no module "
+                               f"{missing!r} in {directory} or on sys.path") from None
+        raise                       # the module itself imports something missing
+    file = getattr(module, "__file__", None) or "(built in)"
+    local = _local_module(module_name.split(".")[0], directory)
+    if local is not None and not os.path.realpath(file).startswith(
+            os.path.realpath(local)):
+        raise CommandError(f"{module_name!r} is {file}, imported before your {local}, "
+                           "which it hides (a standard library name?): rename your module")
+    app: object = module
+    for part in attribute.split("."):
+        try:
+            app = getattr(app, part)
+        except AttributeError:
+            raise CommandError(f"module {module_name!r} ({file}) has no attribute "
+                               f"{attribute!r}") from None
+    return check_app(app, spec, interface), file
+
+
+# -- serving ---------------------------------------------------------------------
+
+def _serve(app: App, args: argparse.Namespace, what: str) -> int:
+    from fastcore.server import Server
+
+    limits = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
+    try:
+        server = Server(app, args.host, args.port, **limits)
+    except (TypeError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
     try:
         server.listen()
     except OSError as exc:
-        print(f"fastcore: cannot listen on {host}:{port}: {exc.strerror}",
-              file=sys.stderr)
+        print(f"fastcore: cannot listen on {args.host}:{args.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 1
     # Printed once Ctrl-C and SIGTERM stop it gracefully: whoever waits
     # for this line may signal at once.
@@ -51,38 +228,29 @@ def _serve(app: App, host: str, port: int, what: str) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="fastcore", description="A fast, embeddable HTTP/1.1 server.")
-    parser.add_argument("--host", default=DEFAULT_HOST)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
-    commands = parser.add_subparsers(dest="command")
-    run = commands.add_parser("run", help="serve MODULE:APP (APP defaults to 'app')")
-    run.add_argument("app", metavar="MODULE:APP")
-    run.add_argument("--host", default=DEFAULT_HOST)
-    run.add_argument("--port", type=int, default=DEFAULT_PORT)
-    run.add_argument("--interface", choices=("auto", "native", "wsgi"), default="auto",
-                     help="what APP is: a fastcore.App (native) or a WSGI callable; "
-                          "auto tells them apart (default: %(default)s)")
-    static = commands.add_parser("static", help="serve the files under DIR")
-    static.add_argument("directory", metavar="DIR")
-    static.add_argument("--host", default=DEFAULT_HOST)
-    static.add_argument("--port", type=int, default=DEFAULT_PORT)
-    static.add_argument("--list", action="store_true",
-                        help="list directories that have no index.html")
-    static.add_argument("--max-age", type=int, default=None,
-                        help="send Cache-Control: max-age=N")
-    args = parser.parse_args(argv)
-
+def _command(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "run":
-        return _serve(_load_app(args.app, args.interface), args.host, args.port, args.app)
+        if args.reload:
+            from fastcore.reload import serve_with_reload
+            return serve_with_reload([a for a in argv if a != "--reload"], args.app)
+        app, file = load_app(args.app, args.interface)
+        return _serve(app, args, f"{args.app} (from {file})")
     if args.command == "static":
         site = App()
         try:
             site.static("/", args.directory, listing=args.list, max_age=args.max_age)
         except ValueError as exc:
-            print(f"fastcore: {exc}", file=sys.stderr)
-            return 1
-        return _serve(site, args.host, args.port, os.path.abspath(args.directory))
+            raise CommandError(str(exc)) from None
+        return _serve(site, args, os.path.abspath(args.directory))
     from fastcore.demo import app
-    return _serve(app, args.host, args.port, "the demo")
+    return _serve(app, args, "the demo")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return _command(args, argv)
+    except CommandError as exc:
+        print(f"fastcore: {exc}", file=sys.stderr)
+        return 1

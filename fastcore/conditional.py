@@ -1,12 +1,20 @@
-"""Conditional requests and ranges (RFC 9110 sections 13 and 14), applied
-to a file the engine is about to send. The engine calls ``evaluate`` only
-for requests that carry a precondition or a Range field."""
+"""Conditional requests and ranges (RFC 9110 sections 13 and 14): applied
+to a file the engine is about to send (``evaluate``, called only for
+requests that carry a precondition or a Range field), and, on request, to a
+handler's response (``make_conditional``)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["evaluate"]
+if TYPE_CHECKING:
+    from fastcore._core import Request
+    from fastcore.responses import Response
+
+__all__ = ["evaluate", "make_conditional"]
+
+_CONDITIONAL_FIELDS = ("if-match", "if-none-match", "if-modified-since",
+                       "if-unmodified-since", "if-range", "range")
 
 
 def _etags(value: str) -> list[str]:
@@ -70,39 +78,55 @@ def _single_range(value: str, size: int) -> tuple[int, int] | Literal[False] | N
     return start, end - start + 1
 
 
+def _fields(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    # The conditional fields by lower-cased name, repeats joined (RFC 9110
+    # section 5.3).
+    fields: dict[str, str] = {}
+    for name, value in pairs:
+        name = name.lower()
+        if name in _CONDITIONAL_FIELDS:
+            fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    return fields
+
+
+def preconditions(fields: dict[str, str], get_or_head: bool, tag: str | None,
+                  last_modified: str | None, modified: int | None) -> int:
+    """The status the preconditions of section 13.2.2 give, in its order:
+    412, 304, or 0 to go on. `tag` is the representation's ETag,
+    `last_modified` its Last-Modified text and `modified` the same in
+    seconds (None when it has none)."""
+    if "if-match" in fields:
+        if tag is None or not _strong_match(_etags(fields["if-match"]), tag):
+            return 412
+    elif "if-unmodified-since" in fields and modified is not None:
+        since = _parse_date(fields["if-unmodified-since"])
+        if since is not None and modified > since:
+            return 412
+    if "if-none-match" in fields:
+        if tag is not None and _weak_match(_etags(fields["if-none-match"]), tag):
+            return 304 if get_or_head else 412
+    elif "if-modified-since" in fields and get_or_head and modified is not None:
+        value = fields["if-modified-since"]
+        since = _parse_date(value)
+        if value == last_modified or (since is not None and modified <= since):
+            return 304
+    return 0
+
+
 def evaluate(method: bytes, raw_headers: list[bytes], size: int, etag: bytes,
              last_modified: bytes, mtime: float) -> tuple[int, int, int, bytes]:
     """Apply a request's preconditions and Range to a file: returns
     (status, start, length, extra field lines). Multiple ranges are
     answered with the whole file and 200, which RFC 9110 section 14.2
     allows (a server may ignore Range)."""
-    fields: dict[str, str] = {}
-    for i in range(0, len(raw_headers), 2):
-        name = raw_headers[i].decode("latin-1").lower()
-        if name in ("if-match", "if-none-match", "if-modified-since",
-                    "if-unmodified-since", "if-range", "range"):
-            value = raw_headers[i + 1].decode("latin-1")
-            fields[name] = f"{fields[name]}, {value}" if name in fields else value
+    fields = _fields([(raw_headers[i].decode("latin-1"), raw_headers[i + 1].decode("latin-1"))
+                      for i in range(0, len(raw_headers), 2)])
     tag = etag.decode("ascii")
-    modified = int(mtime)
-    get_or_head = method in (b"GET", b"HEAD")
-
-    # Section 13.2.2: the order of evaluation.
-    if "if-match" in fields:
-        if not _strong_match(_etags(fields["if-match"]), tag):
-            return 412, 0, 0, b""
-    elif "if-unmodified-since" in fields:
-        since = _parse_date(fields["if-unmodified-since"])
-        if since is not None and modified > since:
-            return 412, 0, 0, b""
-    if "if-none-match" in fields:
-        if _weak_match(_etags(fields["if-none-match"]), tag):
-            return (304, 0, 0, b"") if get_or_head else (412, 0, 0, b"")
-    elif "if-modified-since" in fields and get_or_head:
-        value = fields["if-modified-since"]
-        since = _parse_date(value)
-        if value == last_modified.decode("ascii") or (since is not None and modified <= since):
-            return 304, 0, 0, b""
+    modified_text = last_modified.decode("ascii")
+    status = preconditions(fields, method in (b"GET", b"HEAD"), tag, modified_text,
+                           int(mtime))
+    if status:
+        return status, 0, 0, b""
 
     if "range" in fields and method == b"GET":
         if "if-range" in fields:
@@ -110,7 +134,7 @@ def evaluate(method: bytes, raw_headers: list[bytes], size: int, etag: bytes,
             if condition.startswith('"') or condition.startswith("W/"):
                 applies = condition == tag              # strong comparison
             else:
-                applies = condition == last_modified.decode("ascii")
+                applies = condition == modified_text
             if not applies:
                 return 200, 0, size, b""
         chosen = _single_range(fields["range"], size)
@@ -121,3 +145,41 @@ def evaluate(method: bytes, raw_headers: list[bytes], size: int, etag: bytes,
             end = start + length - 1
             return 206, start, length, f"Content-Range: bytes {start}-{end}/{size}\r\n".encode("ascii")
     return 200, 0, size, b""
+
+
+def make_conditional(request: Request, response: Response) -> Response:
+    """Give a handler's 200 response a strong ETag (a hash of its body,
+    unless it has an ETag field already) and, for GET and HEAD, answer the
+    request's preconditions against it (and against its Last-Modified
+    field, if it has one): 304 Not Modified, with the response's fields and
+    no body, when the client's copy is current; 412 when an If-Match or
+    If-Unmodified-Since fails; else the response itself. Other methods get
+    the ETag only: their preconditions must be checked before the handler
+    acts, not after. Opt-in for a route with ``@app.route(path,
+    etag=True)``."""
+    import hashlib                  # here: only a route that asks pays for it
+
+    from fastcore.responses import TEXT, Response, error_body
+
+    if response.status != 200:
+        return response
+    fields = response.headers
+    tag = next((v for n, v in fields if n.lower() == "etag"), None)
+    if tag is None:
+        digest = hashlib.blake2b(response.body, digest_size=16).hexdigest()
+        tag = f'"{digest}"'
+        response.headers = (*fields, ("ETag", tag))
+    if request.method not in ("GET", "HEAD"):
+        return response
+    last_modified = next((v for n, v in fields if n.lower() == "last-modified"), None)
+    modified = _parse_date(last_modified) if last_modified is not None else None
+    status = preconditions(_fields(request.headers.items()), True, tag, last_modified,
+                           int(modified) if modified is not None else None)
+    if status == 304:
+        # RFC 9110 section 15.4.5: the fields a 200 would have carried
+        # that describe it (ETag, Cache-Control, Vary, ...), and no body.
+        kept = tuple((n, v) for n, v in response.headers if n.lower() != "content-type")
+        return Response(b"", 304, kept, content_type=None)
+    if status == 412:
+        return Response(error_body(412), 412, content_type=TEXT)
+    return response

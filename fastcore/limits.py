@@ -57,6 +57,14 @@ DEFAULT_BACKLOG = 1024
 # request. nginx open_file_cache. Measured here on a 1 KiB file: 3.3 us of
 # server CPU per request cached, 4.8 us opening it per request.
 DEFAULT_FILE_CACHE_SIZE = 1000
+# Fields and files in one form body (request.form, request.files), counted
+# before any is decoded. Django DATA_UPLOAD_MAX_NUMBER_FIELDS 1000,
+# Werkzeug max_form_parts 1000, multipart part_limit 128. Over -> 413.
+DEFAULT_MAX_FORM_FIELDS = 1000
+# An uploaded file larger than this is written to a temporary file instead
+# of kept in memory; 0 writes every upload to disk. Starlette 1 MiB,
+# Werkzeug 500 KiB, Django 2.5 MB.
+DEFAULT_UPLOAD_SPOOL_SIZE = 1 * MiB
 # Threads that run handlers, so that one that waits (a database, another
 # service) does not hold up the loop; 0 runs them on the loop's thread, the
 # fastest for handlers that never wait. gunicorn gthread --threads 1,
@@ -67,8 +75,9 @@ DEFAULT_THREADS = 0
 DEFAULT_MAX_PENDING = 1000
 
 
-# 0 is a meaningful value of these: no cache, no handler threads.
-_MAY_BE_ZERO = frozenset(("file_cache_size", "threads"))
+# 0 is a meaningful value of these: no cache, no handler threads, every
+# upload on disk.
+_MAY_BE_ZERO = frozenset(("file_cache_size", "threads", "upload_spool_size"))
 
 
 class _LimitFields(NamedTuple):
@@ -88,6 +97,8 @@ class _LimitFields(NamedTuple):
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     backlog: int = DEFAULT_BACKLOG
     file_cache_size: int = DEFAULT_FILE_CACHE_SIZE
+    max_form_fields: int = DEFAULT_MAX_FORM_FIELDS
+    upload_spool_size: int = DEFAULT_UPLOAD_SPOOL_SIZE
     threads: int = DEFAULT_THREADS
     max_pending: int = DEFAULT_MAX_PENDING
 
@@ -136,5 +147,7 @@ class LimitOptions(TypedDict, total=False):
     max_connections: int
     backlog: int
     file_cache_size: int
+    max_form_fields: int
+    upload_spool_size: int
     threads: int
     max_pending: int

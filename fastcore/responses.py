@@ -1,7 +1,9 @@
 """What a handler returns, and the status lines and fields it becomes.
 
 A handler returns ``bytes`` (200, text/html), ``str`` (the same, UTF-8), a
-:class:`Response` or a :class:`FileResponse`. Everything about a Response
+``dict`` or ``list`` (200, JSON), a :class:`Response` or a
+:class:`FileResponse`; ``json_response`` and ``redirect`` build the two
+Responses handlers need most. Everything about a Response
 that does not change per request (status line, Content-Type, the handler's
 own fields) is validated and encoded when it is built or changed, never per
 request; the engine adds Server, Date, Content-Length and Connection.
@@ -9,18 +11,26 @@ request; the engine adds Server, Date, Content-Length and Connection.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, Unpack
 from urllib.parse import quote
 
 from fastcore._syntax import TOKEN
 
-__all__ = ["FileResponse", "Response", "status_line"]
+if TYPE_CHECKING:
+    from fastcore.cookies import CookieOptions, ScopeOptions
+
+__all__ = ["FileResponse", "Response", "as_response", "json_body", "json_response",
+           "redirect", "status_line"]
 
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
+# RFC 8259 section 11: no charset parameter; JSON is UTF-8.
+JSON = "application/json"
 
 
 def _build_status_lines() -> dict[int, bytes]:
@@ -47,6 +57,7 @@ def reason(status: int) -> str:
 
 
 OK_HTML_HEAD = status_line(200) + f"Content-Type: {HTML}\r\n".encode("ascii")
+OK_JSON_HEAD = status_line(200) + f"Content-Type: {JSON}\r\n".encode("ascii")
 
 def error_head(status: int) -> bytes:
     return status_line(status) + f"Content-Type: {TEXT}\r\n".encode("ascii")
@@ -233,6 +244,27 @@ class Response:
         self._head = _encode_head(self._status, self._fields, value, self._body)
         self._content_type = value
 
+    def set_cookie(self, name: str, value: str = "",
+                   **options: Unpack[CookieOptions]) -> None:
+        """Add a Set-Cookie field (one per cookie): ``set_cookie(name,
+        value, max_age=None, expires=None, path="/", domain=None,
+        secure=False, httponly=False, samesite="Lax")``. The name must be
+        a token and the value cookie-octets (no space, quote, comma,
+        semicolon, backslash or control; encode anything else, e.g. with
+        ``urllib.parse.quote``); a bad name, value or attribute raises
+        ValueError and changes nothing. `expires` is an aware datetime or
+        seconds since the epoch; ``samesite="None"`` needs `secure`."""
+        from fastcore.cookies import set_cookie_field
+        field = set_cookie_field(name, value, **options)
+        self.headers = self._fields + (("Set-Cookie", field),)
+
+    def delete_cookie(self, name: str, **options: Unpack[ScopeOptions]) -> None:
+        """Add a Set-Cookie field that removes cookie `name`; give the
+        `path` and `domain` it was set with."""
+        from fastcore.cookies import delete_cookie_field
+        field = delete_cookie_field(name, **options)
+        self.headers = self._fields + (("Set-Cookie", field),)
+
     @classmethod
     def _prepared(cls, head: bytes, status: int, body: bytes) -> Response:
         # For a bridge (WSGI) that has already checked and encoded the
@@ -244,6 +276,63 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self._status} {len(self._body)} bytes>"
+
+
+JSONDefault = Callable[[Any], Any]
+
+
+def json_body(obj: object, default: JSONDefault | None = None) -> bytes:
+    """`obj` as compact UTF-8 JSON. `default` is the stdlib's encoder hook:
+    called with each object json cannot encode, it returns something it
+    can (or raises TypeError). NaN and infinities are refused (ValueError):
+    they are not JSON (RFC 8259 section 6)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                      default=default).encode("utf-8")
+
+
+def json_response(obj: object, status: int = 200, headers: Fields | None = None, *,
+                  default: JSONDefault | None = None,
+                  content_type: str = JSON) -> Response:
+    """A Response whose body is `obj` as JSON (``application/json``).
+    `default` encodes what json does not know (see ``json_body``), e.g.
+    ``default=str`` for datetimes and Decimals. A handler may also return a
+    dict or list: the same body with status 200 (``App(json_default=...)``
+    is then the hook)."""
+    return Response(json_body(obj, default), status, headers, content_type=content_type)
+
+
+# RFC 3986 section 2: what may stay as it is in a URI; anything else in a
+# redirect target (spaces, non-ASCII) is percent-encoded as UTF-8.
+_URI_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def redirect(url: str, status: int = 303, headers: Fields | None = None) -> Response:
+    """A redirect to `url` (absolute, or relative to the request's URL, RFC
+    9110 section 10.2.2): ``Location`` and an empty body without a
+    Content-Type. 303 (See Other, the default) makes the client GET `url`,
+    the answer to a form POST; 307 and 308 repeat the method; 301 and 302
+    are the old permanent and temporary forms."""
+    if not isinstance(url, str):
+        raise TypeError(f"a redirect URL is a str, not {type(url).__name__}")
+    if status not in (300, 301, 302, 303, 307, 308):
+        raise ValueError(f"a redirect status is 300-303, 307 or 308, not {status}")
+    if "\r" in url or "\n" in url:
+        raise ValueError("a redirect URL may not contain CR or LF")
+    location = quote(url, safe=_URI_SAFE)
+    return Response(b"", status, (("Location", location), *field_pairs(headers)),
+                    content_type=None)
+
+
+def as_response(result: object, status: int = 200, headers: Fields | None = None, *,
+                default: JSONDefault | None = None) -> object:
+    """A handler's result as a Response when it is bytes, str, a dict or a
+    list (with `status` and `headers`; `default` is the JSON encoder hook);
+    a Response, FileResponse or anything else as it is."""
+    if isinstance(result, (bytes, bytearray, memoryview, str)):
+        return Response(result, status, headers)
+    if isinstance(result, (dict, list)):
+        return json_response(result, status, headers, default=default)
+    return result
 
 
 class FileResponse:

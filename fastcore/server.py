@@ -23,6 +23,9 @@ __all__ = ["Server"]
 logger = logging.getLogger("fastcore")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+# Its loop and listening socket are gone with the stop.
+_STOPPED = ("this server has stopped, and a stopped Server cannot be started again: "
+            "make a new Server(app, ...)")
 
 
 class Server:
@@ -34,7 +37,9 @@ class Server:
         with Server(app, port=0) as server:
             urlopen(server.url)
 
-    or in the calling thread with :meth:`serve_forever`. Keyword arguments
+    or in the calling thread with :meth:`serve_forever`. A Server serves
+    once: after a stop, start() raises RuntimeError; make a new one (the
+    same app may be served again). Keyword arguments
     other than `sock` override the app's limits. `sock`, a bound socket,
     replaces host and port; the server takes it over and closes it.
     """
@@ -67,10 +72,10 @@ class Server:
     def listen(self) -> None:
         """Bind and listen now, so that ``port`` and ``url`` are known
         before serving; start() and serve_forever() do it if needed."""
+        if self._done.is_set():
+            raise RuntimeError(_STOPPED)
         if self._loop is not None:
             return
-        if self._done.is_set():
-            raise RuntimeError("a stopped server cannot be restarted")
         sock = self._sock
         if sock is None:
             family, kind, proto, _, address = socket.getaddrinfo(
@@ -114,6 +119,8 @@ class Server:
 
     def _claim(self) -> None:
         # One loop serves in one thread, once.
+        if self._done.is_set():
+            raise RuntimeError(_STOPPED)
         if self._thread is not None or (self._loop is not None and self._loop.running):
             raise RuntimeError("this server is already serving")
 

@@ -74,10 +74,12 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         shutil.copytree(tests, root / "tests", ignore=shutil.ignore_patterns(
             "__pycache__", *LEFT_OUT))
-        # The project's pytest settings (markers, testpaths), nothing else:
-        # the copy has no fastcore/ to import.
-        if (project / "pyproject.toml").exists():
-            shutil.copy(project / "pyproject.toml", root / "pyproject.toml")
+        # The project's pytest settings (markers, testpaths) and the README
+        # (tests/test_readme.py runs its examples), nothing else: the copy
+        # has no fastcore/ to import.
+        for name in ("pyproject.toml", "README.md"):
+            if (project / name).exists():
+                shutil.copy(project / name, root / name)
         # Not a conftest.py: the tests import theirs as `conftest`.
         (root / "_fastcore_installed_guard.py").write_text(GUARD.format(project=str(project)))
         # Test paths given (tests/...) replace the default selection.

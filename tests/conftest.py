@@ -1,6 +1,7 @@
-"""The fixtures that hand tests a server and raw clients (tests/helpers.py
-has the client, the parser and ``serving``; tests/apps.py the apps), and
-the rule for tests that need an external tool or module."""
+"""The fixtures that hand tests a server, raw clients and fastcore's test
+client (tests/helpers.py has the raw client, the parser and ``serving``;
+tests/apps.py the apps), and the rule for tests that need an external tool
+or module."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import fastcore
+import fastcore.testing
 from apps import hello_app
 from helpers import WAIT, RawClient, serving
 
@@ -66,3 +68,20 @@ def raw() -> Iterator[Callable[..., RawClient]]:
     yield connect
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def client() -> Iterator[Callable[..., fastcore.testing.Client]]:
+    """``client(app, **limits)``: fastcore's own test client for `app`
+    (the real engine over a socketpair, no port), closed at the end of the
+    test. For tests where a listening socket adds nothing."""
+    clients: list[fastcore.testing.Client] = []
+
+    def make(app: fastcore.App, **limits: float) -> fastcore.testing.Client:
+        made = fastcore.testing.Client(app, **limits)
+        clients.append(made)
+        return made
+
+    yield make
+    for made in clients:
+        made.close()

@@ -1,12 +1,17 @@
-"""``python -m fastcore`` and ``fastcore run``, answered by a real curl."""
+"""``python -m fastcore``, ``fastcore run`` and ``fastcore static``: the
+options, the mistakes they refuse, and serving a real curl."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 
+import pytest
+
+import fastcore
 from conftest import require_tool
 from helpers import free_port
 
@@ -132,3 +137,187 @@ def test_app_run_prints_its_url_and_stops_on_ctrl_c(tmp_path):
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0
         process.stderr.close()
+
+
+# -- options, before and after the subcommand ------------------------------------
+
+def run_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fastcore", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=30)
+
+
+def curl_status(curl, url, *extra):
+    result = subprocess.run([curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", *extra, url],
+                            capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout)
+
+
+def test_options_before_the_subcommand_are_used(tmp_path):
+    curl = require_tool("curl")
+    (tmp_path / "index.html").write_text("here")
+    port = free_port()
+    process, line = start(["--port", str(port), "--max-body", "10", "static", str(tmp_path)])
+    try:
+        assert f"http://127.0.0.1:{port}/" in line
+        assert curl_status(curl, f"http://127.0.0.1:{port}/") == 200
+        # The limit given before the subcommand applies too.
+        assert curl_status(curl, f"http://127.0.0.1:{port}/", "--data-binary",
+                           "x" * 11) == 413
+    finally:
+        stop(process)
+
+
+def test_after_the_subcommand_wins_over_before(tmp_path):
+    require_tool("curl")
+    first, second = free_port(), free_port()
+    process, line = start(["--port", str(first), "static", str(tmp_path), "--port", str(second)])
+    try:
+        assert f":{second}/" in line
+    finally:
+        stop(process)
+
+
+def test_a_subcommands_own_option_before_it_is_refused(tmp_path):
+    result = run_cli("--list", "static", str(tmp_path))
+    assert result.returncode == 2
+    assert "unrecognized arguments: --list" in result.stderr
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_a_port_outside_0_65535_is_refused(port):
+    result = run_cli("--port", port)
+    assert result.returncode == 2
+    assert "argument --port: a port is" in result.stderr
+    result = run_cli("static", ".", "--port", port)
+    assert result.returncode == 2 and "a port is" in result.stderr
+
+
+def test_version_and_help():
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"fastcore {fastcore.__version__} (httptools ")
+    for args in (["--help"], ["run", "--help"], ["static", "--help"]):
+        text = " ".join(run_cli(*args).stdout.split())
+        assert "--port PORT" in text and "(default: 8081)" in text
+        assert "(default: 127.0.0.1)" in text
+        # Every limit, with its default, from the Limits fields.
+        for name, default in fastcore.Limits()._asdict().items():
+            flag = "--" + name.replace("_", "-")
+            assert re.search(rf"{flag} \w+ {name.replace('_', ' ')} "
+                             rf"\(default: {re.escape(str(default))}\)", text), (flag, text)
+
+
+def test_a_bad_limit_value_is_refused_with_its_name(tmp_path):
+    result = run_cli("static", str(tmp_path), "--max-body", "lots")
+    assert result.returncode == 2 and "--max-body: expected a whole number" in result.stderr
+    result = run_cli("static", str(tmp_path), "--keepalive-timeout", "0")
+    assert result.returncode == 1
+    assert result.stderr == "fastcore: keepalive_timeout must be positive, not 0.0\n"
+
+
+def test_limits_on_the_command_line_override_the_apps(tmp_path):
+    curl = require_tool("curl")
+    (tmp_path / "limited.py").write_text(textwrap.dedent("""
+        import fastcore
+        app = fastcore.App(max_body=5)
+
+        @app.route("/", methods=["POST"])
+        def index(request):
+            return request.body
+    """))
+    port = free_port()
+    process, _ = start(["run", "limited:app", "--port", str(port)], cwd=tmp_path)
+    try:
+        assert curl_status(curl, f"http://127.0.0.1:{port}/", "--data-binary", "123456") == 413
+    finally:
+        stop(process)
+    process, _ = start(["run", "limited:app", "--port", str(port), "--max-body", "100"],
+                       cwd=tmp_path)
+    try:
+        assert curl_status(curl, f"http://127.0.0.1:{port}/", "--data-binary", "123456") == 200
+    finally:
+        stop(process)
+
+
+# -- naming the app ------------------------------------------------------------------
+
+def test_import_mistakes_are_one_line(tmp_path):
+    (tmp_path / "mod.py").write_text("import fastcore\napp = fastcore.App()\nnumber = 3\n")
+    cases = {
+        ("nosuchmod:app",): "fastcore: cannot import 'nosuchmod': there is no module "
+                            f"'nosuchmod' in {tmp_path} or on sys.path\n",
+        ("mod:nope",): f"fastcore: module 'mod' ({tmp_path / 'mod.py'}) has no attribute "
+                       "'nope'\n",
+        ("mod:number",): "fastcore: 'mod:number' is a int, not a fastcore.App or a WSGI "
+                          "callable\n",
+        ("mod:",): "fastcore: expected MODULE:APP (APP defaults to 'app'), not 'mod:'\n",
+    }
+    for args, message in cases.items():
+        result = run_cli("run", *args, cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (1, message), args
+
+
+def test_an_error_inside_the_module_keeps_its_traceback(tmp_path):
+    (tmp_path / "broken.py").write_text("import fastcore\nimport no_such_dependency\n")
+    result = run_cli("run", "broken:app", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "no_such_dependency" in result.stderr
+
+
+def test_the_current_directory_comes_first_and_a_hidden_module_is_named(tmp_path):
+    curl = require_tool("curl")
+    # "colorsys" is a stdlib module that nothing imported first: the local
+    # file wins, and the serving line says which file it was.
+    (tmp_path / "colorsys.py").write_text(
+        "import fastcore\napp = fastcore.App()\napp.add_route('/', lambda r: b'local')\n")
+    port = free_port()
+    process, line = start(["run", "colorsys:app", "--port", str(port)], cwd=tmp_path)
+    try:
+        assert f"from {tmp_path / 'colorsys.py'}" in line
+        result = subprocess.run([curl, "-sS", f"http://127.0.0.1:{port}/"],
+                                capture_output=True, timeout=10)
+        assert result.stdout == b"local"
+    finally:
+        stop(process)
+    # "site" is imported before any app can be: refused, naming both files.
+    (tmp_path / "site.py").write_text("import fastcore\napp = fastcore.App()\n")
+    result = run_cli("run", "site:app", cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"imported before your {tmp_path / 'site.py'}" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+# -- --reload ----------------------------------------------------------------------
+
+def test_reload_restarts_when_a_py_file_changes(tmp_path):
+    curl = require_tool("curl")
+    app_file = tmp_path / "live.py"
+    source = textwrap.dedent("""
+        import fastcore
+        app = fastcore.App()
+        app.add_route("/", lambda request: b"version %d")
+    """)
+    app_file.write_text(source % 1)
+    port = free_port()
+    process, line = start(["run", "live:app", "--reload", "--port", str(port)], cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        assert subprocess.run([curl, "-sS", url], capture_output=True,
+                              timeout=10).stdout == b"version 1"
+        (tmp_path / "helper.txt").write_text("not python: no restart")
+        app_file.write_text(source % 2)
+        # The next serving line is the new child's, printed once it listens.
+        line = process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in line, line
+        assert subprocess.run([curl, "-sS", url], capture_output=True,
+                              timeout=10).stdout == b"version 2"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0
+        stderr = process.stderr.read()
+        process.stdout.close()
+        process.stderr.close()
+    assert f"watching {tmp_path}" in stderr
+    assert "live.py changed; restarting" in stderr
+    assert stderr.count("restarting") == 1

@@ -43,7 +43,7 @@ def test_http_error_from_a_handler(serve, raw):
 
     @app.route("/teapot")
     def teapot(request):
-        raise fastcore.HTTPError(418, "short and stout", {"X-Why": "tea"})
+        raise fastcore.HTTPError(418, "short and stout", headers={"X-Why": "tea"})
 
     @app.route("/forbidden")
     def forbidden(request):

@@ -5,6 +5,7 @@ import http.client
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
@@ -213,3 +214,15 @@ def test_closed_connections_stay_closed_while_a_child_holds_their_sockets(serve)
             fresh.close()
         finally:
             child.communicate(b"")
+
+
+def test_a_stopped_server_says_it_cannot_start_again():
+    server = fastcore.Server(hello_app(), port=0).start()
+    assert server.stop(5.0)
+    for again in (server.start, server.serve_forever, server.listen):
+        with pytest.raises(RuntimeError, match="cannot be started again.*new Server"):
+            again()
+    # The same app serves again from a new Server.
+    with fastcore.Server(server.app, port=0) as fresh:
+        with urllib.request.urlopen(fresh.url, timeout=10) as reply:
+            assert reply.status == 200

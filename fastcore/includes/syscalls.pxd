@@ -48,6 +48,7 @@ cdef extern from "<sys/socket.h>" nogil:
         int l_onoff
         int l_linger
     int accept4(int fd, sockaddr* addr, socklen_t* addrlen, int flags)
+    int getpeername(int fd, sockaddr* addr, socklen_t* addrlen)
     ssize_t recv(int fd, void* buf, size_t n, int flags)
     ssize_t send(int fd, const void* buf, size_t n, int flags)
     ssize_t sendmsg(int fd, const msghdr* msg, int flags)
