@@ -38,7 +38,7 @@ cdef extern from "Python.h":
     Py_ssize_t PY_SSIZE_T_MAX
 
 from collections import deque
-from queue import SimpleQueue
+from _queue import SimpleQueue      # the C queue: the queue module costs 0.1 MiB
 from threading import Thread
 from time import monotonic
 from io import BytesIO
