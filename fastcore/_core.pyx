@@ -49,7 +49,7 @@ from fastcore.responses import (
     OK_HTML_HEAD, FileResponse, Response, error_body, error_head, status_line)
 from fastcore.conditional import evaluate
 from fastcore.static import file_fields
-from fastcore._syntax import STANDARD_METHODS, TCHARS
+from fastcore._syntax import REG_NAME_CHARS, STANDARD_METHODS, TCHARS
 from fastcore._target import check_target_form, split_target
 
 include "_http.pyx"
