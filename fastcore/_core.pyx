@@ -36,7 +36,8 @@ cdef extern from "Python.h":
 from errno import ELOOP, ENAMETOOLONG, ENODEV, ENXIO
 from json import loads as json_loads
 from os import (O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDONLY, fstat as os_fstat,
-                open as os_open, stat as os_stat, strerror as os_strerror)
+                open as os_open, pread as os_pread, stat as os_stat,
+                strerror as os_strerror)
 from stat import S_ISREG
 
 from httptools import (

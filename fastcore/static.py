@@ -10,6 +10,7 @@ per file it opens; the conditional and Range rules are in
 from __future__ import annotations
 
 import email.utils
+import errno
 import html
 import mimetypes
 import os
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from fastcore._core import Request
 
 __all__ = ["StaticFiles"]
+
+# What stat() says of a path that names nothing this mount can serve: it
+# is missing, a part of it is a file, it loops, it is too long, or it is
+# not readable. Each is a 404, none an internal error.
+_NOT_THERE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG,
+                        errno.EACCES, errno.EPERM))
 
 # Content types that are text get an explicit charset (RFC 9110 section
 # 8.3.1: without one, a recipient may guess).
@@ -123,16 +130,25 @@ class StaticFiles:
         if segments is None:
             return self._bad_request if "\x00" in request.path else self._not_found
         candidate = os.path.join(self.root, *segments)
+        try:
+            # One stat first: the kernel walks the path once and stops at
+            # its first missing part, so a request for a path deeper than
+            # the tree (or longer than PATH_MAX) costs one syscall, where
+            # realpath() would lstat every prefix of it.
+            info = os.stat(candidate)
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return self._not_found
+            raise
         real = os.path.realpath(candidate)
         if real != self.root and not real.startswith(self.root + os.sep):
             return self._not_found                  # a symlink out of the root
-        try:
-            info = os.stat(real)
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            return self._not_found
         if stat.S_ISDIR(info.st_mode):
             if not request.path.endswith("/"):
-                location = quote(request.path + "/", safe="/")
+                # Built from the segments: one slash each, so never "//sub/",
+                # which is a reference to the host "sub" (RFC 3986 section
+                # 4.2), an open redirect.
+                location = quote(self.prefix + "/" + "".join(s + "/" for s in segments), safe="/")
                 query = request.query
                 return Response(b"", 301, {"Location": location + ("?" + query if query else "")},
                                 content_type=None)
