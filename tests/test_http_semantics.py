@@ -238,7 +238,8 @@ def test_expect_is_a_list(serve, raw, value, continues, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("value", ["teapot", "100-continue, teapot", "100-continue=1", "101-continue"])
+@pytest.mark.parametrize("value", [
+    "teapot", "100-continue, teapot", "100-continue=1", "101-continue"])
 def test_unknown_expectation_is_417(serve, raw, value, mode):
     with serve(inspect_app()) as server:
         client = raw(server.port)
@@ -291,7 +292,8 @@ def test_a_higher_minor_version_however_the_reads_are_cut(serve):
                     client.finish()
                     responses = parse_complete(client.received)
                 if stream is not HIGHER_MINORS:
-                    assert json.loads(responses.pop(0).body)["body"] == "GET /inspect/a HTTP/1.2\r\n", cut
+                    body = json.loads(responses.pop(0).body)["body"]
+                    assert body == "GET /inspect/a HTTP/1.2\r\n", cut
                 check_higher_minors(responses)
 
 

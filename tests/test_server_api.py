@@ -50,7 +50,8 @@ def test_address_in_use_names_the_address():
         with pytest.raises(OSError) as caught:
             server.start()
     assert caught.value.errno == errno.EADDRINUSE
-    assert str(caught.value) == f"[Errno {errno.EADDRINUSE}] Address already in use: 127.0.0.1:{port}"
+    assert str(caught.value) == (
+        f"[Errno {errno.EADDRINUSE}] Address already in use: 127.0.0.1:{port}")
     assert server.connections == 0 and not server.stopping
 
 
