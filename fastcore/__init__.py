@@ -18,8 +18,9 @@ from fastcore.headers import Headers
 from fastcore.limits import Limits
 from fastcore.responses import FileResponse, Response
 from fastcore.server import Server
+from fastcore.streams import EventStream, Stream
 
-__all__ = ["App", "FileResponse", "Headers", "HTTPError", "Limits", "Request",
-           "Response", "Server", "__version__"]
+__all__ = ["App", "EventStream", "FileResponse", "Headers", "HTTPError", "Limits",
+           "Request", "Response", "Server", "Stream", "__version__"]
 
 __version__ = "0.1.0"

@@ -7,8 +7,10 @@ cdef class Conn:
         int state                     # C_OPEN, C_CLOSING, C_LINGER_NEXT, C_LINGERING, C_CLOSED
         Reader reader
         Output output
+        StreamBody stream             # a streamed body being sent, or None
         sockaddr_storage peer
         object _client                # (host, port), built on first use
+        object _local                 # (host, port) of this end, likewise
         unsigned int events           # epoll interest now registered
         double wdeadline              # when stalled output times out
         double wbaseline_at           # when to measure kernel_queued
@@ -22,6 +24,8 @@ cdef class Conn:
     cdef int respond(self, Request request, bint close) except -1
     cdef int call_handler(self, object handler, Request request, bint close) except -1
     cdef int flush(self) except -1
+    cdef bint pump(self) except -1
+    cdef int end_stream(self, bint complete) except -1
     cdef int after_flush(self) except -1
     cdef int set_interest(self, unsigned int events) except -1
     cdef int check_write_progress(self) except -1

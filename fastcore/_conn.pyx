@@ -30,6 +30,17 @@ cdef class Conn:
             self._client = sockaddr_to_tuple(&self.peer)
         return self._client
 
+    @property
+    def local(self):
+        # The address the client connected to: one getsockname(2) per
+        # connection, when first asked.
+        cdef sockaddr_storage addr
+        cdef socklen_t addrlen = sizeof(addr)
+        if self._local is None and self.fd >= 0:
+            if getsockname(self.fd, <sockaddr*>&addr, &addrlen) == 0:
+                self._local = sockaddr_to_tuple(&addr)
+        return self._local
+
     # -- reading ------------------------------------------------------------
 
     cdef int on_readable(self) except -1:
@@ -51,6 +62,11 @@ cdef class Conn:
                 self.close()
             return 0                             # dropped: only the close matters
         if n == 0:
+            if self.stream is not None:
+                # Gone in the middle of a streamed response (a client does
+                # not half-close to read one): stop producing it.
+                self.abort()
+                return 0
             self.reader.on_eof()
             self.state = C_CLOSING               # it sends nothing more: no lingering
         elif self.reader.feed(loop.rbuf, n, loop.now):
@@ -73,7 +89,7 @@ cdef class Conn:
         cdef object item
         cdef Request request
         cdef bint close
-        while self.fd >= 0 and output.pending() <= high_water:
+        while self.fd >= 0 and self.stream is None and output.pending() <= high_water:
             item = reader.take()
             if item is None:
                 break
@@ -129,7 +145,10 @@ cdef class Conn:
                 result = handler(request)
             except HTTPError as exc:
                 result = (<object>exc).to_response()
-            return write_result(self.output, loop, result, request, close)
+            self.stream = write_result(self.output, loop, result, request, close)
+            if self.stream is not None:
+                self.stream.conn = self
+            return 0
         except Exception:
             loop.logger.exception(
                 "handler failed for %s %s", request.method, request.target)
@@ -152,6 +171,8 @@ cdef class Conn:
         cdef Loop loop = self.loop
         cdef Output output = self.output
         cdef unsigned long long sent_before = output.sent
+        cdef Py_ssize_t high_water = loop.limits.write_high_water
+        cdef int budget = STREAM_BUDGET
         cdef int outcome
         while True:
             outcome = output.send()
@@ -167,12 +188,61 @@ cdef class Conn:
                 loop.files.forget(output.shrunk)
                 self.close()
                 return 0
+            if self.stream is not None:
+                # Each chunk is sent as soon as it is pulled, and the next
+                # is pulled only while little output waits (backpressure).
+                if output.pending() > high_water or budget == 0:
+                    break
+                budget -= 1
+                if not self.pump():
+                    break
+                continue
             if outcome == OUT_BLOCKED or not self.reader.has_ready():
                 break
             self.answer()                        # it took its output: answer more
         if output.sent != sent_before:
             self.wdeadline = loop.now + loop.limits.write_timeout
         return self.after_flush()
+
+    cdef bint pump(self) except -1:
+        # One chunk of the streamed body into the output; False when there
+        # is nothing to send now (an EventStream waiting for its producer,
+        # or the connection closed).
+        cdef int result
+        try:
+            result = self.stream.pump(self.output)
+        except BaseException as exc:
+            # After the head has gone out a failure cannot become a 500: end
+            # the response unfinished so that the client can tell.
+            self.loop.logger.exception("a streamed body failed (%s); closing "
+                                       "the connection", type(exc).__name__)
+            self.end_stream(False)
+            return True
+        if result == PUMP_MORE:
+            return True
+        if result == PUMP_WAIT:
+            return False
+        if result == PUMP_END:
+            self.end_stream(True)
+        else:
+            self.loop.logger.warning(
+                "a streamed body %s; closing the connection",
+                "ended before its declared length" if result == PUMP_SHORT else
+                "went past its declared length" if result == PUMP_LONG else
+                "was dropped: its client fell more than max_queued events behind")
+            self.end_stream(False)
+        return True
+
+    cdef int end_stream(self, bint complete) except -1:
+        # The streamed body is over. After one delimited by the close, or
+        # one left unfinished, nothing more is answered on this connection.
+        cdef StreamBody body = self.stream
+        self.stream = None
+        body.close()
+        if not complete or body.framing == FRAME_CLOSE:
+            self.reader.discard()
+            self.state = C_CLOSING
+        return 0
 
     cdef int after_flush(self) except -1:
         cdef Loop loop = self.loop
@@ -181,6 +251,19 @@ cdef class Conn:
         if self.fd < 0:
             return 0
         left = self.output.pending()
+        if self.stream is not None:
+            # Writable again means: pump the next chunks (unless it waits
+            # for its producer, which wakes the loop). A half-close by the
+            # client (EPOLLRDHUP) means it has gone.
+            events = EPOLLRDHUP
+            if left or not self.stream.waiting:
+                events |= EPOLLOUT
+                if not (self.events & EPOLLOUT):
+                    self.wdeadline = loop.now + loop.limits.write_timeout
+            if (self.state == C_OPEN and not self.reader.has_ready()
+                    and left <= loop.limits.write_high_water):
+                events |= EPOLLIN
+            return self.set_interest(events)
         if left == 0 and not self.reader.has_ready():
             if self.state == C_CLOSING:
                 self.close()
@@ -234,6 +317,8 @@ cdef class Conn:
             if now >= self.linger_until:
                 self.close()
             return 0
+        if self.stream is not None:
+            return 0                             # a response is under way
         if self.events & EPOLLIN and now >= self.reader.deadline:
             if self.reader.on_timeout():
                 # A slow or stalled request: say so, and close without
@@ -270,6 +355,12 @@ cdef class Conn:
         if self.state != C_OPEN:
             return 0
         self.reader.last = True
+        if self.stream is not None:
+            # An EventStream ends (its clients reconnect elsewhere); any
+            # other stream is given the stop's timeout to finish.
+            if self.stream.events is not None:
+                self.stream.events.close()
+            return 0
         if self.reader.phase == R_IDLE and not self.reader.has_ready():
             self.on_readable()
             if self.fd < 0 or self.state != C_OPEN:
@@ -287,6 +378,9 @@ cdef class Conn:
             return
         self.fd = -1
         self.state = C_CLOSED
+        if self.stream is not None:
+            self.stream.close()                  # the iterator's close() runs now
+            self.stream = None
         self.reader.close()
         self.output.release()
         self.loop.forget(self)

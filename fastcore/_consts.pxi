@@ -19,9 +19,13 @@ cdef enum:
     MAX_IOV = 1024
     # The Date header line is always this long: "Date: " + 29 + CRLF.
     DATE_LINE_LEN = 37
-    # Room for what write_tail adds: Server, Date, Content-Length,
-    # Connection and the blank line.
-    TAIL_MAX = 128
+    # Room for what write_tail adds: Server, Date, Content-Length or
+    # Transfer-Encoding, Connection and the blank line.
+    TAIL_MAX = 160
+    # Chunks a streamed body may produce per wake-up of its connection
+    # before the loop serves the others (fairness; it goes on at once if the
+    # socket is still writable).
+    STREAM_BUDGET = 64
 
 # epoll data of the loop's own descriptors; a connection's is its address,
 # never this small.
@@ -53,6 +57,21 @@ cdef enum:
     OUT_BLOCKED = 1     # the socket is full; the rest waits for EPOLLOUT
     OUT_GONE = 2        # the client is gone (EPIPE, ECONNRESET, ...)
     OUT_SHRANK = 3      # a file shrank while being sent (Output.shrunk)
+
+# How a streamed body is delimited (StreamBody.framing).
+cdef enum:
+    FRAME_CHUNKED = 0   # Transfer-Encoding: chunked (HTTP/1.1)
+    FRAME_LENGTH = 1    # a Content-Length the handler declared
+    FRAME_CLOSE = 2     # the connection's close (HTTP/1.0)
+
+# What StreamBody.pump did.
+cdef enum:
+    PUMP_MORE = 0       # a chunk is in the output (or was empty): pump again
+    PUMP_WAIT = 1       # an EventStream has nothing queued: wait to be woken
+    PUMP_END = 2        # the body is complete
+    PUMP_SHORT = 3      # it ended before its declared length
+    PUMP_LONG = 4       # it went past its declared length (cut there)
+    PUMP_BEHIND = 5     # an EventStream's client fell too far behind
 
 # The errno policy of a non-blocking call that failed (io_outcome).
 cdef enum:

@@ -15,6 +15,7 @@ cdef class Conn
 include "_files.pxd"
 include "_request.pxd"
 include "_output.pxd"
+include "_stream.pxd"
 include "_reader.pxd"
 include "_conn.pxd"
 include "_loop.pxd"

@@ -7,10 +7,12 @@
 #   _files.pyx     open files, their ranges in the output, the file cache
 #   _request.pyx   the Request a handler receives
 #   _output.pyx    a connection's output and sending it
+#   _stream.pyx    a streamed body while it is sent
 #   _response.pyx  responses serialised into an Output
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
 #   _loop.pyx      epoll, accepting, the sweep, stopping
+#   _wsgi.pyx      the WSGI environ of a request
 
 cimport cython
 from cpython.bytes cimport (
@@ -19,7 +21,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.pythread cimport PyThread_get_thread_ident
-from cpython.unicode cimport PyUnicode_AsUTF8String
+from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeLatin1
 from libc.math cimport INFINITY
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
@@ -33,6 +35,9 @@ cdef extern from "Python.h":
         PyBUF_READ
     Py_ssize_t PY_SSIZE_T_MAX
 
+from collections import deque
+from io import BytesIO
+from urllib.parse import unquote_to_bytes
 from errno import ELOOP, ENAMETOOLONG, ENODEV, ENXIO
 from json import loads as json_loads
 from os import (O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDONLY, fstat as os_fstat,
@@ -47,17 +52,21 @@ from httptools import (
 from fastcore.errors import HTTPError, ProtocolError
 from fastcore.headers import Headers
 from fastcore.responses import (
-    OK_HTML_HEAD, FileResponse, Response, error_body, error_head, status_line)
+    OK_HTML_HEAD, FileBody, FileResponse, Response, error_body, error_head, status_line)
 from fastcore.conditional import evaluate
+from fastcore.streams import _END as STREAM_END, EventStream, Stream
 from fastcore.static import file_fields
 from fastcore._syntax import REG_NAME_CHARS, STANDARD_METHODS, TCHARS
 from fastcore._target import check_target_form, split_target
+from fastcore._wsgi_headers import check_wsgi_field, check_wsgi_status
 
 include "_http.pyx"
 include "_files.pyx"
 include "_request.pyx"
 include "_output.pyx"
+include "_stream.pyx"
 include "_response.pyx"
 include "_reader.pyx"
 include "_conn.pyx"
 include "_loop.pyx"
+include "_wsgi.pyx"

@@ -370,3 +370,17 @@ cdef int field_fact(const char* n, Py_ssize_t nlen, bytes value,
                 raise ProtocolError(400)
             return F_TRANSFER_ENCODING
     return 0
+
+
+cdef Py_ssize_t format_hex(Py_ssize_t value, char* out) noexcept nogil:
+    # Lower-case hex digits of a positive size (a chunk-size); returns how
+    # many.
+    cdef char tmp[24]
+    cdef Py_ssize_t n = 0, i
+    while value:
+        tmp[n] = b"0123456789abcdef"[value & 15]
+        value >>= 4
+        n += 1
+    for i in range(n):
+        out[i] = tmp[n - 1 - i]
+    return n

@@ -28,6 +28,9 @@ cdef class Loop:
         readonly Py_ssize_t forced_closes   # connections reset when run() ended
         double drain_deadline
         double drain_timeout
+        bint stop_requested           # by request_stop(), from any thread
+        object woken                  # deque of StreamBody woken by other threads
+        bint wake_pending             # wake_fd has been written, not yet read
 
     cdef int tick(self) except -1
     cdef void close_descriptors(self)
@@ -37,6 +40,8 @@ cdef class Loop:
     cdef int resume_accepting(self) except -1
     cdef int close_listener(self) except -1
     cdef int begin_stop(self, double timeout) except -1
+    cdef int wake(self, StreamBody body) except -1
+    cdef int run_woken(self) except -1
     cdef int begin_drain(self) except -1
     cdef int sweep(self) except -1
     cdef void forget(self, Conn conn)

@@ -43,6 +43,7 @@ cdef class Loop:
         self.stop_timeout = stop_timeout
         self.conns = set()
         self.graveyard = []
+        self.woken = deque()
         self.limits = read_limits(limits)
         self.files = FileCache.__new__(FileCache, self.limits.file_cache_size)
         # Timeouts are checked by a periodic sweep, fine enough for the
@@ -102,8 +103,34 @@ cdef class Loop:
     cdef int begin_stop(self, double timeout) except -1:
         cdef uint64_t one = 1
         self.drain_timeout = timeout
+        self.stop_requested = True
         if self.wake_fd >= 0:
             write(self.wake_fd, &one, 8)
+        return 0
+
+    cdef int wake(self, StreamBody body) except -1:
+        # From any thread (holding the GIL): have the loop pump `body`. One
+        # write to the eventfd per batch of wake-ups, however many producers.
+        cdef uint64_t one = 1
+        self.woken.append(body)
+        if not self.wake_pending and self.wake_fd >= 0:
+            self.wake_pending = True
+            write(self.wake_fd, &one, 8)
+        return 0
+
+    cdef int run_woken(self) except -1:
+        cdef StreamBody body
+        cdef Conn conn
+        while self.woken:
+            body = <StreamBody>self.woken.popleft()
+            conn = body.conn
+            if conn is None or conn.stream is not body or conn.fd < 0:
+                continue                 # ended since it was woken
+            try:
+                conn.flush()
+            except Exception:
+                self.logger.exception("internal error on a connection")
+                conn.abort()
         return 0
 
     def in_loop_thread(self):
@@ -153,8 +180,12 @@ cdef class Loop:
                         self.accept_ready()
                     elif data == EV_WAKE:
                         read(self.wake_fd, &counter, 8)
-                        if not self.draining:
+                        # Cleared before the queue is read: a wake-up queued
+                        # from now on writes the eventfd again.
+                        self.wake_pending = False
+                        if self.stop_requested and not self.draining:
                             self.begin_drain()
+                        self.run_woken()
                     else:
                         self.on_event(<Conn>events[i].data.ptr, events[i].events)
                 self.graveyard.clear()
@@ -191,7 +222,7 @@ cdef class Loop:
         try:
             if events & EPOLLOUT:
                 conn.flush()
-            if conn.fd >= 0 and events & (EPOLLIN | EPOLLERR | EPOLLHUP):
+            if conn.fd >= 0 and events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP):
                 conn.on_readable()
         except Exception:
             self.logger.exception("internal error on a connection")

@@ -45,10 +45,10 @@ cdef class Reader:
     cdef bint stop(self) except -1
     cdef object take(self)
     cdef bint has_ready(self)
+    cdef void discard(self)
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1
-    cdef Request take_request(self)
     cdef int probe_method(self) except -1
     cdef int version_error_status(self, object error) except -1
     cdef int restart_parser(self, Py_ssize_t skip, int phase) except -1

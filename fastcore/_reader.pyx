@@ -95,6 +95,12 @@ cdef class Reader:
             self.ready_head = 0
         return item
 
+    cdef void discard(self):
+        # Nothing more will be answered: drop what was parsed, parse no more.
+        self.phase = R_DONE
+        self.ready.clear()
+        self.ready_head = 0
+
     cdef bint has_ready(self):
         return self.ready_head < len(self.ready)
 
@@ -559,6 +565,7 @@ cdef class Reader:
 
     def on_message_complete(self):
         cdef Request request
+        cdef object body
         self.continue_pending = False
         self.completed += 1
         if self.skip:
@@ -578,7 +585,19 @@ cdef class Reader:
             # 7.8 lets a server ignore Upgrade) and then the connection
             # closes, because llhttp does not parse past it.
             self.keep_alive = False
-        request = self.take_request()
+        body = self.body
+        if body is None:
+            body = b""
+        elif type(body) is bytearray:
+            body = PyBytes_FromStringAndSize(
+                PyByteArray_AS_STRING(body), PyByteArray_GET_SIZE(body))
+        request = Request.__new__(Request)
+        request._method = self.get_method()
+        request._target = self.url
+        request._raw_headers = self.headers
+        request.body = <bytes>body
+        request.keep_alive = self.keep_alive
+        request._version = self.version
         self.reset_message()
         if self.keep_alive:
             self.phase = R_IDLE
@@ -586,19 +605,3 @@ cdef class Reader:
         else:
             self.phase = R_DONE
         self.ready.append(request)
-
-    cdef Request take_request(self):
-        cdef Request request = Request.__new__(Request)
-        cdef object body = self.body
-        if body is None:
-            body = b""
-        elif type(body) is bytearray:
-            body = PyBytes_FromStringAndSize(
-                PyByteArray_AS_STRING(body), PyByteArray_GET_SIZE(body))
-        request._method = self.get_method()
-        request._target = self.url
-        request._raw_headers = self.headers
-        request.body = <bytes>body
-        request.keep_alive = self.keep_alive
-        request._version = self.version
-        return request

@@ -18,6 +18,15 @@ cdef dict ERROR_PARTS = {}
 cdef tuple NOT_A_FILE = (ELOOP, ENAMETOOLONG, ENXIO, ENODEV)
 
 
+@cython.final
+cdef class Prepared:
+    # A complete response whose head a bridge (WSGI) has checked and
+    # encoded: written as it is.
+    cdef bytes head
+    cdef int status
+    cdef bytes body
+
+
 cdef tuple error_parts(int status):
     cdef object parts = ERROR_PARTS.get(status)
     if parts is None:
@@ -25,37 +34,56 @@ cdef tuple error_parts(int status):
     return <tuple>parts
 
 
-cdef int write_result(Output out, Loop loop, object result, Request request,
-                      bint close) except -1:
+cdef object write_result(Output out, Loop loop, object result, Request request,
+                         bint close):
+    # Returns the StreamBody still to send for a streamed result, else None.
     # Raises TypeError (or UnicodeEncodeError) for a result that cannot be
     # sent, before writing anything.
     cdef object kind = type(result)
     cdef bint head_only = is_head_method(request._method)
     cdef object head, body
     if kind is bytes:
-        return write_response(out, OK_HEAD, <bytes>result, 200, head_only, close,
-                              request._version)
+        write_response(out, OK_HEAD, <bytes>result, 200, head_only, close,
+                       request._version)
+        return None
     if kind is str:
-        return write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
-                              head_only, close, request._version)
+        write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
+                       head_only, close, request._version)
+        return None
+    if kind is Prepared:
+        write_response(out, (<Prepared>result).head, (<Prepared>result).body,
+                       (<Prepared>result).status, head_only, close, request._version)
+        return None
     if isinstance(result, Response):
         head = (<object>result)._head
         body = (<object>result)._body
         if type(head) is not bytes or type(body) is not bytes:
             raise TypeError(f"a broken Response reached the server: {result!r}")
-        return write_response(out, <bytes>head, <bytes>body, (<object>result)._status,
-                              head_only, close, request._version)
+        write_response(out, <bytes>head, <bytes>body, (<object>result)._status,
+                       head_only, close, request._version)
+        return None
     if isinstance(result, FileResponse):
-        return write_file_response(out, loop, result, request, close)
+        write_file_response(out, loop, result, request, close)
+        return None
+    if isinstance(result, Stream):
+        return write_stream(out, loop, result, request, close)
+    if isinstance(result, FileBody):
+        write_file_body(out, result, request, close)
+        return None
+    if hasattr(kind, "__next__") and not isinstance(result, (bytes, str)):
+        # An iterator or a generator of chunks.
+        return write_stream(out, loop, Stream(result), request, close)
     if isinstance(result, str):
         # A str subclass, such as a template engine's Markup.
-        return write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
-                              head_only, close, request._version)
+        write_response(out, OK_HEAD, PyUnicode_AsUTF8String(result), 200,
+                       head_only, close, request._version)
+        return None
     if isinstance(result, bytes):
-        return write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
-                              request._version)
+        write_response(out, OK_HEAD, bytes(result), 200, head_only, close,
+                       request._version)
+        return None
     raise TypeError(f"the handler returned {kind.__name__}; expected bytes, str, "
-                    "Response or FileResponse")
+                    "Response, FileResponse, Stream or an iterator")
 
 
 cdef int write_response(Output out, bytes head, bytes body, int status,
@@ -71,7 +99,7 @@ cdef int write_response(Output out, bytes head, bytes body, int status,
     copy_body = not head_only and body_len <= COPY_BODY_MAX
     out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
     out.put(head)
-    write_tail(out, body_len if has_body else -1, close, version)
+    write_tail(out, body_len if has_body else -1, close, version, False)
     if head_only or body_len == 0:
         return 0
     if copy_body:
@@ -81,9 +109,10 @@ cdef int write_response(Output out, bytes head, bytes body, int status,
 
 
 cdef int write_tail(Output out, Py_ssize_t content_length, bint close,
-                    int version) except -1:
-    # Server, Date, Content-Length (unless negative), Connection and the
-    # blank line; the caller has reserved TAIL_MAX bytes.
+                    int version, bint chunked) except -1:
+    # Server, Date, Content-Length (unless negative) or Transfer-Encoding:
+    # chunked, Connection and the blank line; the caller has reserved
+    # TAIL_MAX bytes.
     cdef char tail[TAIL_MAX]
     cdef char* p = tail
     memcpy(p, SERVER_LINE, SERVER_LINE_LEN)
@@ -97,6 +126,9 @@ cdef int write_tail(Output out, Py_ssize_t content_length, bint close,
         p[0] = b"\r"
         p[1] = b"\n"
         p += 2
+    elif chunked:
+        memcpy(p, b"Transfer-Encoding: chunked\r\n", 28)
+        p += 28
     if close:
         memcpy(p, b"Connection: close\r\n", 19)
         p += 19
@@ -147,7 +179,7 @@ cdef int write_file(Output out, Loop loop, FileEntry entry, bytes type_line,
     out.put(entry.validators)
     out.put(extra)
     out.put(range_line)
-    write_tail(out, -1 if status == 304 else length, close, request._version)
+    write_tail(out, -1 if status == 304 else length, close, request._version, False)
     if status == 304 or length == 0 or head_only:
         return 0
     return out.add_file(entry, start, length)
@@ -186,4 +218,61 @@ cdef int write_error(Output out, int status, bint close, bint head_only=False,
 cdef int write_continue(Output out) except -1:
     out.reserve(PyBytes_GET_SIZE(CONTINUE_100))
     out.put(CONTINUE_100)
+    return 0
+
+
+cdef object write_stream(Output out, Loop loop, object stream, Request request,
+                         bint close):
+    # The head of a streamed response, and the StreamBody that sends its
+    # body; None when it has none to send (HEAD, 204, 304, a declared length
+    # of 0), its iterable then closed unread. Without a declared length the
+    # body is chunked on HTTP/1.1 and delimited by the close on HTTP/1.0
+    # (RFC 9112 sections 6.1 and 6.3).
+    cdef int status = stream._status
+    cdef object length = stream.length
+    cdef bytes head = stream._head
+    cdef bint events = isinstance(stream, EventStream)
+    cdef bint sends_body = (status >= 200 and status != 204 and status != 304
+                            and not is_head_method(request._method) and length != 0)
+    cdef int framing
+    if length is not None:
+        framing = FRAME_LENGTH
+    elif request._version == 11:
+        framing = FRAME_CHUNKED
+    else:
+        framing = FRAME_CLOSE
+        close = close or sends_body
+    out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX)
+    out.put(head)
+    if status < 200 or status == 204 or status == 304:
+        write_tail(out, -1, close, request._version, False)
+    else:
+        write_tail(out, length if framing == FRAME_LENGTH else -1, close,
+                   request._version, framing == FRAME_CHUNKED)
+    if not sends_body:
+        if events:
+            stream._closed = True
+        else:
+            close_iterable(loop, stream.iterable)
+        return None
+    return stream_body(loop, stream.iterable, stream if events else None, framing,
+                       length if framing == FRAME_LENGTH else 0)
+
+
+cdef int write_file_body(Output out, object result, Request request, bint close) except -1:
+    # A prepared head, then a range of an open file (WSGI's file_wrapper),
+    # sent with sendfile(2). The descriptor is the engine's from here on.
+    cdef FileEntry entry = FileEntry.__new__(FileEntry)
+    cdef int status = result._status
+    cdef bytes head = result._head
+    cdef Py_ssize_t length = result.length
+    cdef bint has_body = status >= 200 and status != 204 and status != 304
+    entry.fd = result.fd
+    result.fd = -1
+    entry.path = "wsgi.file_wrapper"
+    out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX)
+    out.put(head)
+    write_tail(out, length if has_body else -1, close, request._version, False)
+    if has_body and length and not is_head_method(request._method):
+        out.add_file(entry, result.offset, length)
     return 0

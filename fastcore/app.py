@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from fastcore._syntax import STANDARD_METHODS, TOKEN
 from fastcore.limits import LimitOptions, Limits
 from fastcore.responses import TEXT, FileResponse, Response, error_body
 from fastcore.static import StaticFiles
+from fastcore.streams import Stream
 
 if TYPE_CHECKING:
     from fastcore._core import Request
+    from fastcore.wsgi import WSGIMount
 
 __all__ = ["App"]
 
 # What a handler may return: bytes and str are 200 text/html.
-Result = bytes | str | Response | FileResponse
+Result = bytes | str | Response | FileResponse | Stream | Iterator[bytes | str]
 Handler = Callable[["Request"], Result]
 H = TypeVar("H", bound=Handler)
 
@@ -81,7 +83,7 @@ class App:
         self._exact: dict[str, _Route] = {}
         self._patterns: list[_Route] = []
         self._methods: set[str] = set(STANDARD_METHODS)
-        self._mounts: list[StaticFiles] = []
+        self._mounts: list[StaticFiles | WSGIMount] = []
         self._not_found = Response(error_body(404), 404, content_type=TEXT)
         self._not_implemented = Response(error_body(501), 501, content_type=TEXT)
 
@@ -149,6 +151,15 @@ class App:
         self._mounts.append(StaticFiles(prefix, directory, max_age=max_age, index=index,
                                         dotfiles=dotfiles, listing=listing))
         # The longest prefix is tried first.
+        self._mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
+
+    def mount(self, prefix: str, wsgi_app: Callable[..., Any]) -> None:
+        """Serve a WSGI application (Flask, Django, ...) under `prefix`:
+        its SCRIPT_NAME is the prefix, its PATH_INFO the rest. Routes take
+        precedence; the longest prefix among mounts is tried first."""
+        from fastcore.wsgi import WSGIMount
+
+        self._mounts.append(WSGIMount(prefix, wsgi_app))
         self._mounts.sort(key=lambda mount: len(mount.prefix), reverse=True)
 
     # -- dispatch -----------------------------------------------------------

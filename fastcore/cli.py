@@ -1,5 +1,6 @@
 """The command line: ``fastcore`` (or ``python -m fastcore``) serves the demo;
-``fastcore run MODULE:APP`` serves an app of yours; ``fastcore static DIR``
+``fastcore run MODULE:APP`` serves an app of yours (a fastcore App, or a WSGI
+application such as Flask's or Django's); ``fastcore static DIR``
 serves a directory, the fast twin of ``python -m http.server``."""
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
 
 
-def _load_app(spec: str) -> App:
+def _load_app(spec: str, interface: str = "auto") -> App:
+    """The App that MODULE:APP names; a WSGI callable is wrapped in one
+    (`interface` "wsgi" forces that, "native" refuses anything but an App)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name:
         raise SystemExit(f"fastcore: expected MODULE:APP, got {spec!r}")
@@ -24,9 +27,13 @@ def _load_app(spec: str) -> App:
         sys.path.insert(0, os.getcwd())
     module = importlib.import_module(module_name)
     app = getattr(module, attribute or "app", None)
-    if not isinstance(app, App):
-        raise SystemExit(f"fastcore: {spec!r} is not a fastcore.App")
-    return app
+    if interface != "wsgi" and isinstance(app, App):
+        return app
+    if interface != "native" and callable(app):
+        from fastcore.wsgi import WSGIApp
+        return WSGIApp(app)
+    kind = "a fastcore.App" if interface == "native" else "a fastcore.App or a WSGI callable"
+    raise SystemExit(f"fastcore: {spec!r} is not {kind}")
 
 
 def _serve(app: App, host: str, port: int, what: str) -> int:
@@ -54,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("app", metavar="MODULE:APP")
     run.add_argument("--host", default=DEFAULT_HOST)
     run.add_argument("--port", type=int, default=DEFAULT_PORT)
+    run.add_argument("--interface", choices=("auto", "native", "wsgi"), default="auto",
+                     help="what APP is: a fastcore.App (native) or a WSGI callable; "
+                          "auto tells them apart (default: %(default)s)")
     static = commands.add_parser("static", help="serve the files under DIR")
     static.add_argument("directory", metavar="DIR")
     static.add_argument("--host", default=DEFAULT_HOST)
@@ -65,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "run":
-        return _serve(_load_app(args.app), args.host, args.port, args.app)
+        return _serve(_load_app(args.app, args.interface), args.host, args.port, args.app)
     if args.command == "static":
         site = App()
         try:

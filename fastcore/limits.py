@@ -7,9 +7,7 @@ Any of them can be set by keyword on ``App(...)``, ``Server(...)`` and
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 __all__ = ["Limits", "LimitOptions"]
 
@@ -61,10 +59,9 @@ DEFAULT_BACKLOG = 1024
 DEFAULT_FILE_CACHE_SIZE = 1000
 
 
-@dataclass(frozen=True)
-class Limits:
-    """The limits one server enforces; see the DEFAULT_* constants."""
-
+class _LimitFields(NamedTuple):
+    # The fields, each with its default (a NamedTuple rather than a
+    # dataclass: importing dataclasses costs the process 1.5 MiB).
     max_request_line: int = DEFAULT_MAX_REQUEST_LINE
     max_header_field: int = DEFAULT_MAX_HEADER_FIELD
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
@@ -80,17 +77,31 @@ class Limits:
     backlog: int = DEFAULT_BACKLOG
     file_cache_size: int = DEFAULT_FILE_CACHE_SIZE
 
-    def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+
+class Limits(_LimitFields):
+    """The limits one server enforces; see the DEFAULT_* constants.
+    Immutable; ``replace(**changes)`` makes a changed copy, and
+    ``Limits._fields`` names them all."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Limits:
+        self = super().__new__(cls, *args, **kwargs)
+        for name, value in zip(self._fields, self):
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{field.name} must be a number, not {value!r}")
-            if value < 0 or (value == 0 and field.name != "file_cache_size"):
-                raise ValueError(f"{field.name} must be positive, not {value!r}")
+                raise TypeError(f"{name} must be a number, not {value!r}")
+            if value < 0 or (value == 0 and name != "file_cache_size"):
+                raise ValueError(f"{name} must be positive, not {value!r}")
+        return self
 
     def replace(self, **changes: Any) -> Limits:
         """A copy with some limits changed; unknown names are a TypeError."""
-        return dataclasses.replace(self, **changes) if changes else self
+        if not changes:
+            return self
+        unknown = set(changes) - set(self._fields)
+        if unknown:
+            raise TypeError(f"unknown limit {sorted(unknown)[0]!r}")
+        return Limits(**{**self._asdict(), **changes})
 
 
 class LimitOptions(TypedDict, total=False):

@@ -233,6 +233,15 @@ class Response:
         self._head = _encode_head(self._status, self._fields, value, self._body)
         self._content_type = value
 
+    @classmethod
+    def _prepared(cls, head: bytes, status: int, body: bytes) -> Response:
+        # For a bridge (WSGI) that has already checked and encoded the
+        # status line and fields itself.
+        response = cls.__new__(cls)
+        response._status, response._body, response._head = status, body, head
+        response._fields, response._content_type = (), None
+        return response
+
     def __repr__(self) -> str:
         return f"<Response {self._status} {len(self._body)} bytes>"
 
@@ -302,3 +311,20 @@ def content_disposition(filename: str) -> str:
     if fallback != filename:
         value += f"; filename*=UTF-8''{quote(filename, safe='')}"
     return value
+
+
+class FileBody:
+    """A range of an open file, sent with sendfile(2) after a prepared head
+    (the WSGI bridge's ``wsgi.file_wrapper``). The engine owns `fd` (a
+    duplicate) and closes it."""
+
+    __slots__ = ("fd", "offset", "length", "_head", "_status")
+
+    def __init__(self, fd: int, offset: int, length: int, head: bytes, status: int) -> None:
+        self.fd, self.offset, self.length = fd, offset, length
+        self._head, self._status = head, status
+
+    def __del__(self) -> None:
+        if self.fd >= 0:            # never reached the engine
+            os.close(self.fd)
+            self.fd = -1

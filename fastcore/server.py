@@ -18,6 +18,7 @@ from fastcore.limits import LimitOptions
 
 if TYPE_CHECKING:
     from fastcore.app import App
+    from fastcore.wsgi import WSGIApplication
 
 __all__ = ["Server"]
 
@@ -34,7 +35,8 @@ def _name_the_address(error: BaseException, host: str, port: int) -> None:
 
 
 class Server:
-    """Serve `app` on `host`:`port` (port 0 picks a free port).
+    """Serve `app` on `host`:`port` (port 0 picks a free port): a fastcore
+    App, or any WSGI application (Flask, Django, ...).
 
     Embedded, in a background thread::
 
@@ -46,7 +48,7 @@ class Server:
     replaces host and port; the server takes it over and closes it.
     """
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 8081, *,
+    def __init__(self, app: App | WSGIApplication, host: str = "127.0.0.1", port: int = 8081, *,
                  sock: socket.socket | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
                  **limits: Unpack[LimitOptions]) -> None:
@@ -55,6 +57,11 @@ class Server:
         if not 0 <= port <= 65535:
             # getaddrinfo would take 70000 as 70000 % 65536 and bind 4464.
             raise ValueError(f"port {port} is not in 0-65535")
+        if not hasattr(app, "engine_routes"):
+            # Not a fastcore App: a WSGI application (Flask, Django, ...).
+            from fastcore.wsgi import WSGIApp
+
+            app = WSGIApp(app)
         self.app = app
         self.limits = app.limits.replace(**limits)
         self.host = host

@@ -142,3 +142,23 @@ def test_unterminated_header_line_in_one_read_is_refused(serve, raw):
         client = raw(server.port)
         client.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"v" * 2000)
         refused(client, 431)
+
+
+def test_the_limits_are_listed_once_for_the_checker_and_once_for_the_engine():
+    # Limits is the one definition; LimitOptions (the keyword arguments'
+    # types) and the engine's C struct must name the same fields, and every
+    # one of them must reach the engine (a limit the engine ignored would
+    # be a promise broken silently).
+    from fastcore.limits import LimitOptions, Limits
+
+    assert set(LimitOptions.__annotations__) == set(Limits._fields)
+    import typing
+    for name, kind in typing.get_type_hints(LimitOptions).items():
+        assert type(Limits._field_defaults[name]) is kind, name
+    import pathlib
+    engine = pathlib.Path(fastcore.__file__).with_name("_limits.pxd").read_text()
+    reader = pathlib.Path(fastcore.__file__).with_name("_loop.pyx").read_text()
+    python_only = {"backlog"}          # listen(2), done by Server in Python
+    for name in set(Limits._fields) - python_only:
+        assert f" {name}\n" in engine, name
+        assert f"values.{name} = limits.{name}" in reader, name

@@ -52,6 +52,7 @@ cdef extern from "<sys/socket.h>" nogil:
     ssize_t send(int fd, const void* buf, size_t n, int flags)
     ssize_t sendmsg(int fd, const msghdr* msg, int flags)
     int shutdown(int fd, int how)
+    int getsockname(int fd, sockaddr* addr, socklen_t* addrlen)
     int setsockopt(int fd, int level, int optname, const void* optval, socklen_t optlen)
 
 
@@ -106,6 +107,7 @@ cdef extern from "<sys/epoll.h>" nogil:
         EPOLLOUT
         EPOLLERR
         EPOLLHUP
+        EPOLLRDHUP
         EPOLL_CLOEXEC
         EPOLL_CTL_ADD
         EPOLL_CTL_MOD

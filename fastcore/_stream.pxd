@@ -1,0 +1,19 @@
+cdef class StreamBody:
+    # A streamed response body while it is being sent: where its chunks come
+    # from (an iterator, or an EventStream's queue), how they are delimited,
+    # and closing its source exactly once.
+    cdef:
+        Loop loop
+        Conn conn                     # sending it (set when the response starts)
+        object iterator               # next() gives chunks; None for an EventStream
+        object closer                 # the iterable's close(), if it has one
+        object events                 # the EventStream, or None
+        object queue                  # its deque of encoded events
+        readonly int framing          # FRAME_CHUNKED, FRAME_LENGTH, FRAME_CLOSE
+        long long remaining           # FRAME_LENGTH: bytes still owed
+        bint waiting                  # the last pump found nothing queued
+
+    cdef int pump(self, Output out) except -1
+    cdef int finish(self, Output out) except -1
+    cdef int write_chunk(self, Output out, bytes chunk) except -1
+    cdef void close(self)
