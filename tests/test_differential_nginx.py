@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import pytest
 
 from apps import EchoApp
-from conftest import require_tool
+from conftest import print_at_the_end, require_tool
 from helpers import RawClient, ServerHung, free_port, parse_complete, serving, wait_until
 from test_errors import (BAD_HOSTS, GOOD_HOSTS, MALFORMED_REQUEST_LINES,
                          UNKNOWN_METHOD_LINES, UNSUPPORTED_VERSIONS, host_request)
@@ -335,13 +335,7 @@ def report(request, results: dict[tuple[str, str], Outcome]) -> None:
     lines.insert(0, f"nginx differential: {len(CASES)} cases x {len(MODES)} modes: "
                     f"{len(results) - differ} agree, {differ} differ")
     lines += [f"  {tag}: {text}" for tag, text in tags.items()]
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter is not None:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line("")
-            for line in lines:
-                reporter.write_line(line)
+    print_at_the_end(request, lines)
 
 
 # -- where fastcore answers otherwise, and why ----------------------------------
