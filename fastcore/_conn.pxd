@@ -8,6 +8,7 @@ cdef class Conn:
         Reader reader
         Output output
         StreamBody stream             # a streamed body being sent, or None
+        list jobs                     # answers on their way, in order (with a pool)
         sockaddr_storage peer
         object _client                # (host, port), built on first use
         object _local                 # (host, port) of this end, likewise
@@ -21,8 +22,7 @@ cdef class Conn:
     cdef int on_tick(self, double now) except -1
     cdef int on_stop(self) except -1
     cdef int answer(self) except -1
-    cdef int respond(self, Request request, bint close) except -1
-    cdef int call_handler(self, object handler, Request request, bint close) except -1
+    cdef bint has_answer(self)
     cdef int flush(self) except -1
     cdef bint pump(self) except -1
     cdef int end_stream(self, bint complete) except -1

@@ -85,85 +85,46 @@ cdef class Conn:
         # until the output drains (flush), and nothing more is read.
         cdef Reader reader = self.reader
         cdef Output output = self.output
+        cdef Dispatcher dispatcher = self.loop.dispatcher
         cdef Py_ssize_t high_water = self.loop.limits.write_high_water
         cdef object item
-        cdef Request request
-        cdef bint close
+        cdef Job job
         while self.fd >= 0 and self.stream is None and output.pending() <= high_water:
+            if self.jobs:
+                # With a handler pool: the oldest answer first, once done.
+                job = <Job>self.jobs[0]
+                if job.done:
+                    del self.jobs[0]
+                    dispatcher.finish_job(self, job)
+                    continue
+                if len(self.jobs) >= MAX_CONN_JOBS:
+                    break
             item = reader.take()
             if item is None:
                 break
             if type(item) is Request:
-                request = <Request>item
                 # The last request this connection will read says so.
-                close = not request.keep_alive or (
-                    reader.phase == R_DONE and not reader.has_ready())
-                request.keep_alive = not close
-                self.respond(request, close)
-            elif item is CONTINUE:
-                if self.state == C_OPEN:
-                    write_continue(output)
-            else:
-                write_error(output, <int>item, True)
+                if (<Request>item).keep_alive and reader.phase == R_DONE and not reader.has_ready():
+                    (<Request>item).keep_alive = False
+                (<Request>item)._conn = self
+                if dispatcher.pool is None:
+                    dispatcher.respond(self, <Request>item, not (<Request>item).keep_alive)
+                    continue
+            elif dispatcher.pool is None:
+                if item is CONTINUE:
+                    if self.state == C_OPEN:
+                        write_continue(output)
+                else:
+                    write_error(output, <int>item, True)
+                continue
+            if self.jobs is None:
+                self.jobs = []
+            self.jobs.append(dispatcher.make_job(self, item))
         return 0
 
-    cdef int respond(self, Request request, bint close) except -1:
-        cdef Loop loop = self.loop
-        cdef bytes url = request._target
-        cdef bytes method = request._method
-        cdef const char* target = PyBytes_AS_STRING(url)
-        cdef object methods
-        cdef object handler = None
-        cdef StaticTarget hit
-        cdef FileEntry entry
-        request._conn = self
-        # Hot path: an exact route, looked up by the raw path bytes.
-        if (target[0] == b"/"
-                and memchr(target, b"?", PyBytes_GET_SIZE(url)) is NULL
-                and memchr(target, b"%", PyBytes_GET_SIZE(url)) is NULL):
-            methods = loop.routes.get(url)
-            if methods is not None:
-                handler = (<dict>methods).get(method)
-            elif loop.files.targets:
-                # A file a static mount has already resolved for this very
-                # target: no decoding, no path checks, no open().
-                hit = loop.files.targets.get(url)
-                if hit is not None and (method == b"GET" or method == b"HEAD"):
-                    entry = loop.files.current(hit.path, loop.now)
-                    if entry is not None:
-                        return write_file(self.output, loop, entry, entry.type_line,
-                                          hit.fields, request, close)
-        return self.call_handler(loop.fallback if handler is None else handler,
-                                 request, close)
-
-    cdef int call_handler(self, object handler, Request request, bint close) except -1:
-        # A handler's failure is its request's: a 500 and a logged
-        # traceback, and the connection goes on.
-        cdef Loop loop = self.loop
-        try:
-            try:
-                result = handler(request)
-            except HTTPError as exc:
-                result = (<object>exc).to_response()
-            self.stream = write_result(self.output, loop, result, request, close)
-            if self.stream is not None:
-                self.stream.conn = self
-            return 0
-        except Exception:
-            loop.logger.exception(
-                "handler failed for %s %s", request.method, request.target)
-        except BaseException as exc:
-            # Not an Exception (GeneratorExit, asyncio.CancelledError, a
-            # custom class): still this request's failure, not the loop's.
-            loop.logger.exception(
-                "handler raised %s for %s %s", type(exc).__name__,
-                request.method, request.target)
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                # Meant for the program: this request gets its 500, then
-                # the server stops gracefully.
-                loop.begin_stop(loop.stop_timeout)
-        return write_error(self.output, 500, close, is_head_method(request._method),
-                           request._version)
+    cdef bint has_answer(self):
+        # Something parsed, or finished on the pool, waits to be answered.
+        return self.reader.has_ready() or (self.jobs and (<Job>self.jobs[0]).done)
 
     # -- writing ------------------------------------------------------------
 
@@ -197,7 +158,7 @@ cdef class Conn:
                 if not self.pump():
                     break
                 continue
-            if outcome == OUT_BLOCKED or not self.reader.has_ready():
+            if outcome == OUT_BLOCKED or not self.has_answer():
                 break
             self.answer()                        # it took its output: answer more
         if output.sent != sent_before:
@@ -251,16 +212,18 @@ cdef class Conn:
         if self.fd < 0:
             return 0
         left = self.output.pending()
-        if self.stream is not None:
-            # Writable again means: pump the next chunks (unless it waits
-            # for its producer, which wakes the loop). A half-close by the
-            # client (EPOLLRDHUP) means it has gone.
+        if self.stream is not None or self.jobs:
+            # A response is under way: a stream (writable again means: pump
+            # the next chunks, unless it waits for its producer or the pool,
+            # which wake the loop) or handlers on the pool. Nothing more is
+            # read meanwhile; a half-close by the client (EPOLLRDHUP) means
+            # it has gone.
             events = EPOLLRDHUP
-            if left or not self.stream.waiting:
+            if left or (self.stream is not None and not self.stream.waiting):
                 events |= EPOLLOUT
                 if not (self.events & EPOLLOUT):
                     self.wdeadline = loop.now + loop.limits.write_timeout
-            if (self.state == C_OPEN and not self.reader.has_ready()
+            if (self.state == C_OPEN and not self.reader.has_ready() and not self.jobs
                     and left <= loop.limits.write_high_water):
                 events |= EPOLLIN
             return self.set_interest(events)
@@ -317,7 +280,7 @@ cdef class Conn:
             if now >= self.linger_until:
                 self.close()
             return 0
-        if self.stream is not None:
+        if self.stream is not None or self.jobs:
             return 0                             # a response is under way
         if self.events & EPOLLIN and now >= self.reader.deadline:
             if self.reader.on_timeout():
@@ -355,10 +318,11 @@ cdef class Conn:
         if self.state != C_OPEN:
             return 0
         self.reader.last = True
-        if self.stream is not None:
+        if self.stream is not None or self.jobs:
             # An EventStream ends (its clients reconnect elsewhere); any
-            # other stream is given the stop's timeout to finish.
-            if self.stream.events is not None:
+            # other stream, and handlers running on the pool, are given the
+            # stop's timeout to finish.
+            if self.stream is not None and self.stream.events is not None:
                 self.stream.events.close()
             return 0
         if self.reader.phase == R_IDLE and not self.reader.has_ready():
@@ -381,6 +345,10 @@ cdef class Conn:
         if self.stream is not None:
             self.stream.close()                  # the iterator's close() runs now
             self.stream = None
+        if self.jobs:
+            for job in self.jobs:
+                drop_job(<Job>job)
+            self.jobs = None
         self.reader.close()
         self.output.release()
         self.loop.forget(self)

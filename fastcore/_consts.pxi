@@ -26,6 +26,9 @@ cdef enum:
     # before the loop serves the others (fairness; it goes on at once if the
     # socket is still writable).
     STREAM_BUDGET = 64
+    # Pipelined requests of one connection that may be in the handler pool
+    # at once (answered in order however they finish).
+    MAX_CONN_JOBS = 16
 
 # epoll data of the loop's own descriptors; a connection's is its address,
 # never this small.
@@ -57,6 +60,14 @@ cdef enum:
     OUT_BLOCKED = 1     # the socket is full; the rest waits for EPOLLOUT
     OUT_GONE = 2        # the client is gone (EPIPE, ECONNRESET, ...)
     OUT_SHRANK = 3      # a file shrank while being sent (Output.shrunk)
+
+# What a Job answers with, once done (Job.kind).
+cdef enum:
+    JOB_HANDLER = 0     # a handler's result (or exception), run on the pool or inline
+    JOB_FILE = 1        # a static target the loop resolved itself
+    JOB_CONTINUE = 2    # a 100 Continue
+    JOB_REFUSAL = 3     # the engine's own error status (Job.status), closing
+    JOB_BUSY = 4        # 503: no handler thread free and the pending queue full
 
 # How a streamed body is delimited (StreamBody.framing).
 cdef enum:

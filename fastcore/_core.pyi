@@ -10,7 +10,7 @@ must be reflected here.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, final
 
 from fastcore.headers import Headers
@@ -73,6 +73,7 @@ class Loop:
         limits: Limits,
         logger: logging.Logger,
         stop_timeout: float = ...,
+        inline: Iterable[_Handler] = ...,
     ) -> None: ...
     def request_stop(self, timeout: float | None = None) -> None:
         """Begin a graceful stop; safe from any thread, from signal handlers
@@ -93,6 +94,9 @@ class Loop:
     def running(self) -> bool: ...
     @property
     def draining(self) -> bool: ...
+    @property
+    def handler_threads(self) -> int:
+        """The handler pool's threads that are alive (0 without a pool)."""
     @property
     def forced_closes(self) -> int:
         """Connections reset because the stop's timeout passed."""

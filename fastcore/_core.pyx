@@ -9,6 +9,8 @@
 #   _output.pyx    a connection's output and sending it
 #   _stream.pyx    a streamed body while it is sent
 #   _response.pyx  responses serialised into an Output
+#   _pool.pyx      the handler threads and the jobs they run
+#   _dispatch.pyx  who answers a request, and running its handler
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
 #   _loop.pyx      epoll, accepting, the sweep, stopping
@@ -36,6 +38,9 @@ cdef extern from "Python.h":
     Py_ssize_t PY_SSIZE_T_MAX
 
 from collections import deque
+from queue import SimpleQueue
+from threading import Thread
+from time import monotonic
 from io import BytesIO
 from urllib.parse import unquote_to_bytes
 from errno import ELOOP, ENAMETOOLONG, ENODEV, ENXIO
@@ -66,6 +71,8 @@ include "_request.pyx"
 include "_output.pyx"
 include "_stream.pyx"
 include "_response.pyx"
+include "_pool.pyx"
+include "_dispatch.pyx"
 include "_reader.pyx"
 include "_conn.pyx"
 include "_loop.pyx"

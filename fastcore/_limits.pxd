@@ -11,6 +11,8 @@ cdef struct limits_t:
     Py_ssize_t write_high_water
     Py_ssize_t max_connections
     Py_ssize_t file_cache_size
+    Py_ssize_t threads
+    Py_ssize_t max_pending
     double header_timeout
     double body_timeout
     double keepalive_timeout

@@ -11,8 +11,7 @@ cdef class Loop:
         list graveyard                # closed during this batch of events
         readonly Py_ssize_t n_conns
 
-        readonly dict routes          # raw path -> {raw method: handler}
-        object fallback               # App.dispatch, for everything else
+        Dispatcher dispatcher         # who answers requests, and the handler pool
         object logger
         FileCache files
         limits_t limits
@@ -29,7 +28,7 @@ cdef class Loop:
         double drain_deadline
         double drain_timeout
         bint stop_requested           # by request_stop(), from any thread
-        object woken                  # deque of StreamBody woken by other threads
+        object woken                  # deque of StreamBody and Job, from other threads
         bint wake_pending             # wake_fd has been written, not yet read
 
     cdef int tick(self) except -1
@@ -40,7 +39,7 @@ cdef class Loop:
     cdef int resume_accepting(self) except -1
     cdef int close_listener(self) except -1
     cdef int begin_stop(self, double timeout) except -1
-    cdef int wake(self, StreamBody body) except -1
+    cdef int complete(self, object work) except -1
     cdef int run_woken(self) except -1
     cdef int begin_drain(self) except -1
     cdef int sweep(self) except -1

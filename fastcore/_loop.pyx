@@ -16,6 +16,8 @@ cdef limits_t read_limits(object limits) except *:
     values.write_high_water = limits.write_high_water
     values.max_connections = limits.max_connections
     values.file_cache_size = limits.file_cache_size
+    values.threads = limits.threads
+    values.max_pending = limits.max_pending
     values.header_timeout = limits.header_timeout
     values.body_timeout = limits.body_timeout
     values.keepalive_timeout = limits.keepalive_timeout
@@ -35,10 +37,10 @@ cdef class Loop:
         self.wake_fd = -1
 
     def __init__(self, int listen_fd, dict routes, object fallback, limits,
-                 logger, double stop_timeout=10.0):
+                 logger, double stop_timeout=10.0, inline=()):
         cdef epoll_event event
-        self.routes = routes
-        self.fallback = fallback
+        self.dispatcher = Dispatcher.__new__(Dispatcher, self, routes, fallback,
+                                             frozenset(inline))
         self.logger = logger
         self.stop_timeout = stop_timeout
         self.conns = set()
@@ -108,24 +110,41 @@ cdef class Loop:
             write(self.wake_fd, &one, 8)
         return 0
 
-    cdef int wake(self, StreamBody body) except -1:
-        # From any thread (holding the GIL): have the loop pump `body`. One
-        # write to the eventfd per batch of wake-ups, however many producers.
+    cdef int complete(self, object work) except -1:
+        # From any thread (holding the GIL): a Job the pool has finished, or
+        # a StreamBody with something to send. One write to the eventfd per
+        # batch of wake-ups, however many threads.
         cdef uint64_t one = 1
-        self.woken.append(body)
+        self.woken.append(work)
         if not self.wake_pending and self.wake_fd >= 0:
             self.wake_pending = True
             write(self.wake_fd, &one, 8)
         return 0
 
     cdef int run_woken(self) except -1:
+        cdef object work
         cdef StreamBody body
+        cdef Job job
         cdef Conn conn
         while self.woken:
-            body = <StreamBody>self.woken.popleft()
-            conn = body.conn
-            if conn is None or conn.stream is not body or conn.fd < 0:
-                continue                 # ended since it was woken
+            work = self.woken.popleft()
+            if type(work) is Job:
+                job = <Job>work
+                job.done = True
+                conn = job.conn
+                if conn is None:
+                    drop_job(job)            # its client left meanwhile
+                    continue
+            else:
+                body = <StreamBody>work
+                body.pulling = False
+                conn = body.conn
+                if conn is None or conn.stream is not body:
+                    if body.close_after_pull:
+                        body.close_source()  # closed while a thread pulled it
+                    continue
+            if conn.fd < 0:
+                continue
             try:
                 conn.flush()
             except Exception:
@@ -156,6 +175,8 @@ cdef class Loop:
             raise RuntimeError("this loop has already run and stopped")
         self.running = True
         self.thread_id = PyThread_get_thread_ident()
+        if self.limits.threads:
+            self.dispatcher.pool = Pool.__new__(Pool, self, self.limits.threads)
         try:
             while True:
                 wake_at = min(self.next_sweep, self.accept_resume_at)
@@ -206,6 +227,11 @@ cdef class Loop:
             self.graveyard.clear()
             self.close_listener()
             self.files.clear()
+            if self.dispatcher.pool is not None:
+                # The drain has waited for running handlers; those still
+                # running now cannot be interrupted and are left behind.
+                self.dispatcher.pool.stop(1.0)
+            self.woken.clear()
             self.close_descriptors()
 
     cdef int tick(self) except -1:
@@ -353,3 +379,14 @@ cdef class Loop:
     def connections(self):
         """The number of open client connections."""
         return self.n_conns
+
+    @property
+    def routes(self):
+        """The exact routes the engine answers by itself."""
+        return self.dispatcher.routes
+
+    @property
+    def handler_threads(self):
+        """The handler pool's threads that are alive (0 without a pool)."""
+        pool = self.dispatcher.pool
+        return 0 if pool is None else sum(t.is_alive() for t in pool.threads)

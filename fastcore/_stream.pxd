@@ -11,9 +11,15 @@ cdef class StreamBody:
         object queue                  # its deque of encoded events
         readonly int framing          # FRAME_CHUNKED, FRAME_LENGTH, FRAME_CLOSE
         long long remaining           # FRAME_LENGTH: bytes still owed
-        bint waiting                  # the last pump found nothing queued
+        bint waiting                  # the last pump found nothing to send yet
+        Pool pool                     # pulls the iterator off the loop, if set
+        object pulled                 # a pool thread's next chunk (NOTHING: none)
+        bint pulling                  # a pull is on the pool
+        bint close_after_pull         # closed while pulling: close its source then
 
     cdef int pump(self, Output out) except -1
     cdef int finish(self, Output out) except -1
     cdef int write_chunk(self, Output out, bytes chunk) except -1
     cdef void close(self)
+    cdef void close_source(self)
+    cdef int pull(self) except -1

@@ -4,13 +4,23 @@
 # while its output is under the high-water mark) and what the result means.
 
 
+# StreamBody.pulled when no chunk is waiting.
+cdef object NOTHING = object()
+
+
+@cython.final
+cdef class PullFailure:
+    # What a pool thread's next() raised, for the loop to handle.
+    cdef object error
+
+
 @cython.final
 cdef class StreamBody:
 
     def __call__(self):
         # An EventStream's producer thread has queued something: wake the
         # loop, which pumps this body on its own thread.
-        self.loop.wake(self)
+        self.loop.complete(self)
 
     cdef int pump(self, Output out) except -1:
         # One chunk into `out` (PUMP_*). A failing iterator raises: the
@@ -27,6 +37,20 @@ cdef class StreamBody:
                 return PUMP_WAIT
             if chunk is STREAM_END:
                 return self.finish(out)
+        elif self.pool is not None:
+            # The pool pulls: a slow iterator holds up a thread, not the loop.
+            chunk = self.pulled
+            if chunk is NOTHING:
+                if not self.pulling:
+                    self.pulling = True
+                    self.pool.submit(self)
+                self.waiting = True
+                return PUMP_WAIT
+            self.pulled = NOTHING
+            if chunk is STREAM_END:
+                return self.finish(out)
+            if type(chunk) is PullFailure:
+                raise (<PullFailure>chunk).error
         else:
             try:
                 chunk = next(self.iterator)
@@ -85,17 +109,40 @@ cdef class StreamBody:
             return PUMP_SHORT
         return PUMP_END
 
+    cdef int pull(self) except -1:
+        # On a pool thread: the next chunk, handed back to the loop.
+        cdef object chunk
+        try:
+            chunk = next(self.iterator)
+        except StopIteration:
+            chunk = STREAM_END
+        except BaseException as exc:
+            chunk = PullFailure.__new__(PullFailure)
+            (<PullFailure>chunk).error = exc
+        self.pulled = chunk
+        self.loop.complete(self)
+        return 0
+
     cdef void close(self):
         # The body is over (complete, failed, or its client gone): close its
         # source once. An EventStream learns that it is closed.
-        cdef object closer = self.closer
-        self.closer = None
-        self.iterator = None
         self.conn = None
         if self.events is not None:
             self.events._wake = None
             self.events._closed = True
             self.events = None
+        if self.pulling:
+            # A pool thread is inside next(): closing a generator now would
+            # fail ("already executing"); the loop closes it when it returns.
+            self.close_after_pull = True
+            return
+        self.close_source()
+
+    cdef void close_source(self):
+        cdef object closer = self.closer
+        self.closer = None
+        self.iterator = None
+        self.close_after_pull = False
         if closer is not None:
             try:
                 closer()
@@ -114,6 +161,7 @@ cdef StreamBody stream_body(Loop loop, object iterable, object events,
     # The engine side of a Stream (or an EventStream), its iterator taken.
     cdef StreamBody body = StreamBody.__new__(StreamBody)
     body.loop = loop
+    body.pulled = NOTHING
     body.framing = framing
     body.remaining = length
     if events is not None:

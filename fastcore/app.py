@@ -84,26 +84,30 @@ class App:
         self._patterns: list[_Route] = []
         self._methods: set[str] = set(STANDARD_METHODS)
         self._mounts: list[StaticFiles | WSGIMount] = []
+        self._inline: set[Handler] = set()
         self._not_found = Response(error_body(404), 404, content_type=TEXT)
         self._not_implemented = Response(error_body(501), 501, content_type=TEXT)
 
     # -- registration -------------------------------------------------------
 
-    def route(self, path: str, methods: Iterable[str] = ("GET",)) -> Callable[[H], H]:
+    def route(self, path: str, methods: Iterable[str] = ("GET",), *,
+              inline: bool = False) -> Callable[[H], H]:
         """Register the decorated function for `path` and `methods`.
 
         GET implies HEAD (answered with the GET handler's headers and no
         body). ``{name}`` in the path matches one segment and
         ``{name:path}`` the rest of the path; the values are in
-        ``request.params``.
+        ``request.params``. With a handler pool (``threads``), `inline`
+        keeps this handler on the loop's thread: for one that never waits,
+        on an exact path (one without parameters).
         """
         def register(handler: H) -> H:
-            self.add_route(path, handler, methods)
+            self.add_route(path, handler, methods, inline=inline)
             return handler
         return register
 
     def add_route(self, path: str, handler: Handler,
-                  methods: Iterable[str] = ("GET",)) -> None:
+                  methods: Iterable[str] = ("GET",), *, inline: bool = False) -> None:
         """The same as the ``route`` decorator, as a call."""
         if not path.startswith("/"):
             raise ValueError(f"a route path starts with '/', not {path!r}")
@@ -136,6 +140,11 @@ class App:
         if "GET" in names and "HEAD" not in route.handlers:
             route.handlers["HEAD"] = handler
             route.implicit_head = True
+        if inline:
+            if regex is not None:
+                raise ValueError("inline=True is for exact paths: the engine runs "
+                                 f"the handlers of {path!r} after routing in Python")
+            self._inline.add(handler)
         self._methods.update(route.handlers)
 
     def static(self, prefix: str, directory: str | os.PathLike[str], *,
@@ -174,6 +183,22 @@ class App:
                 table[path.encode("ascii")] = {
                     m.encode("ascii"): h for m, h in route.handlers.items()}
         return table
+
+    def _serve_threaded(self) -> None:
+        # A handler pool will serve this app: its WSGI applications are told
+        # (wsgi.multithread).
+        for mount in self._mounts:
+            handler = getattr(mount, "handler", None)
+            if handler is not None:
+                handler.base["wsgi.multithread"] = True
+        bridge = getattr(self.dispatch, "base", None)
+        if bridge is not None:
+            bridge["wsgi.multithread"] = True
+
+    def inline_handlers(self) -> frozenset[Handler]:
+        """The handlers that stay on the loop's thread when a pool runs the
+        others (``route(..., inline=True)``)."""
+        return frozenset(self._inline)
 
     def dispatch(self, request: Request) -> Result:
         """Find and call the handler for a request the engine could not

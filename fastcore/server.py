@@ -64,6 +64,8 @@ class Server:
             app = WSGIApp(app)
         self.app = app
         self.limits = app.limits.replace(**limits)
+        if self.limits.threads:
+            app._serve_threaded()
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
@@ -109,7 +111,7 @@ class Server:
             self.host, self.port = sock.getsockname()[:2]
             self._loop = Loop(sock.fileno(), self.app.engine_routes(),
                               self.app.dispatch, self.limits, logger,
-                              self.shutdown_timeout)
+                              self.shutdown_timeout, self.app.inline_handlers())
         except BaseException:
             sock.close()
             raise

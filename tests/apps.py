@@ -21,9 +21,10 @@ FRESH_SIZE = 1024 * 1024
 
 def hello_app(**limits: float) -> fastcore.App:
     """``/`` (a page), ``/echo`` (the request body back), ``/boom`` (a
-    handler that raises), ``/big`` (a 4 MiB body built once) and ``/fresh``
+    handler that raises), ``/big`` (a 4 MiB body built once), ``/fresh``
     (a new 1 MiB body per request: memory that piles up if the server
-    answered faster than the client reads)."""
+    answered faster than the client reads) and ``/endless`` (a streamed
+    body that never ends)."""
     app = fastcore.App(**limits)
 
     @app.route("/")
@@ -45,6 +46,13 @@ def hello_app(**limits: float) -> fastcore.App:
     @app.route("/fresh")
     def fresh(request):
         return b"f" * FRESH_SIZE
+
+    @app.route("/endless")
+    def endless(request):
+        # A streamed body without end, a new 64 KiB chunk each time: memory
+        # that piles up if the server pulled faster than the client reads.
+        while True:
+            yield b"e" * 65536
 
     return app
 

@@ -551,6 +551,11 @@ class RawClient:
         self._recv()
         return True
 
+    def read_until(self, done: Callable[[], bool], what: str = "the condition",
+                   timeout: float | None = None) -> None:
+        """Read until `done()` holds (ServerHung at the deadline)."""
+        self._read_until(done, timeout, what)
+
     def _read_until(self, done: Callable[[], bool], timeout: float | None, what: str) -> None:
         """Read until `done()` or the connection ends; ServerHung at the
         deadline."""
