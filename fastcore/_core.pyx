@@ -46,7 +46,8 @@ from urllib.parse import unquote_to_bytes
 from errno import ELOOP, ENAMETOOLONG, ENODEV, ENXIO
 from json import loads as json_loads
 from os import (O_CLOEXEC, O_NOCTTY, O_NONBLOCK, O_RDONLY, fstat as os_fstat,
-                open as os_open, stat as os_stat, strerror as os_strerror)
+                open as os_open, pread as os_pread, stat as os_stat,
+                strerror as os_strerror)
 from stat import S_ISREG
 
 from httptools import (
@@ -62,7 +63,7 @@ from fastcore.responses import (
 from fastcore.conditional import evaluate
 from fastcore.streams import _END as STREAM_END, EventStream, Stream
 from fastcore.static import file_fields
-from fastcore._syntax import STANDARD_METHODS, TCHARS, TOKEN
+from fastcore._syntax import REG_NAME_CHARS, STANDARD_METHODS, TCHARS, TOKEN
 from fastcore._target import authority, check_target_form, origin, split_target
 from fastcore._wsgi_headers import check_wsgi_field, check_wsgi_status
 

@@ -42,6 +42,11 @@ cdef FileEntry open_file_entry(str path, double now):
     info = os_fstat(fd)
     if not S_ISREG(info.st_mode):
         raise IsADirectoryError(21, "not a regular file", path)
+    if info.st_size == 0 and os_pread(fd, 1, 0):
+        # A /proc or /sys file: stat says 0 bytes, reading gives more, and
+        # how many is known only once all are read. Not a file to send
+        # with a Content-Length taken from stat (ENXIO answers 404).
+        raise OSError(ENXIO, "a file whose size stat() does not know", path)
     entry.path = path
     entry.size = info.st_size
     entry.mtime_ns = info.st_mtime_ns

@@ -118,21 +118,47 @@ cdef inline bint is_tchar(unsigned char c) noexcept nogil:
     return TCHAR[c]
 
 
-cdef int method_error_status(const char* data, Py_ssize_t n) noexcept nogil:
-    # The status for a request whose method llhttp refused: 501 when it is
-    # a well-formed token followed by a space (a method this server does not
-    # know), 400 when it is not, 0 while all that has arrived is a token.
-    cdef Py_ssize_t i = 0, start
+cdef const char* VERSION_SHAPE = "HTTP/0.0\r\n"   # "0" stands for any digit
+
+
+cdef int request_line_status(const char* data, Py_ssize_t n) noexcept nogil:
+    # The status for a request whose method llhttp refused, judged on the
+    # whole request line first (RFC 9112 section 3: method SP
+    # request-target SP HTTP-version CRLF): 400 for a malformed line, such
+    # as one without a version ("HELLO THERE"); 501 for a well-formed line
+    # whose method this server does not know (RFC 9110 section 9.1); 0
+    # while what has arrived could still become either.
+    cdef Py_ssize_t i = 0, start, k
+    cdef unsigned char c, shape
     while i < n and (data[i] == b"\r" or data[i] == b"\n"):
-        i += 1
+        i += 1                      # empty lines before a request (RFC 9112 2.2)
     start = i
     while i < n and is_tchar(<unsigned char>data[i]):
         i += 1
     if i == n:
         return 0
-    if i > start and data[i] == b" ":
-        return 501
-    return 400
+    if i == start or data[i] != b" ":
+        return 400
+    i += 1
+    start = i
+    while i < n and 0x21 <= <unsigned char>data[i] <= 0x7e:
+        i += 1
+    if i == n:
+        return 0
+    if i == start or data[i] != b" ":
+        return 400
+    i += 1
+    for k in range(10):
+        if i + k == n:
+            return 0
+        c = <unsigned char>data[i + k]
+        shape = <unsigned char>VERSION_SHAPE[k]
+        if shape == b"0":
+            if c < b"0" or c > b"9":
+                return 400
+        elif c != shape:
+            return 400
+    return 501
 
 
 cdef inline Py_ssize_t trimmed_length(const char* value, Py_ssize_t n) noexcept nogil:
@@ -176,6 +202,121 @@ cdef frozenset FORBIDDEN_TRAILERS = frozenset((
     b"expect", b"authorization", b"cookie", b"trailer", b"te"))
 
 
+# RFC 3986 section 3.2.2: the characters of a reg-name other than
+# pct-encoded, from the one definition in fastcore._syntax.
+cdef bint REG_NAME[256]
+memset(REG_NAME, 0, sizeof(REG_NAME))
+for _c in REG_NAME_CHARS.encode("ascii"):
+    REG_NAME[_c] = True
+
+
+cdef inline bint is_hex(unsigned char c) noexcept nogil:
+    return (b"0" <= c <= b"9") or (b"a" <= c <= b"f") or (b"A" <= c <= b"F")
+
+
+cdef Py_ssize_t ip_literal_end(const char* v, Py_ssize_t n) noexcept nogil:
+    # The offset after an IP-literal at the start of v ("[" IPv6address "]"
+    # or "[" IPvFuture "]", RFC 3986 section 3.2.2), or -1 if there is none.
+    cdef const char* close = <const char*>memchr(v, b"]", n)
+    cdef Py_ssize_t length, i
+    cdef char text[INET6_ADDRSTRLEN + 1]
+    cdef unsigned char address[16]
+    if close is NULL:
+        return -1
+    length = close - v - 1
+    if length >= 1 and (v[1] == b"v" or v[1] == b"V"):
+        # IPvFuture = "v" 1*HEXDIG "." 1*( unreserved / sub-delims / ":" )
+        i = 2
+        while i <= length and is_hex(<unsigned char>v[i]):
+            i += 1
+        if i == 2 or i > length or v[i] != b".":
+            return -1
+        i += 1
+        if i > length:
+            return -1
+        while i <= length:
+            if not (REG_NAME[<unsigned char>v[i]] or v[i] == b":"):
+                return -1
+            i += 1
+        return length + 2
+    if length < 2 or length > INET6_ADDRSTRLEN - 1:
+        return -1
+    memcpy(text, v + 1, length)
+    text[length] = 0
+    if inet_pton(AF_INET6, text, address) != 1:
+        return -1
+    return length + 2
+
+
+cdef bint host_is_valid(const char* v, Py_ssize_t n) noexcept nogil:
+    # RFC 9112 section 3.2: Host = uri-host [ ":" port ]. The uri-host is an
+    # IP-literal in brackets or a reg-name (an IPv4 address is one too) of
+    # unreserved, sub-delims and pct-encoded characters (RFC 3986 section
+    # 3.2.2), whose dot-separated labels are not empty, as DNS labels are
+    # not (RFC 1034 section 3.5; one trailing dot is the root, and a Host
+    # with no name at all is allowed by section 3.2). The port is digits.
+    # So a space, a tab, "/", "\\", "@" (userinfo) or ".." is refused.
+    cdef Py_ssize_t i = 0, label = 0
+    cdef unsigned char c
+    if n and v[0] == b"[":
+        i = ip_literal_end(v, n)
+        if i < 0:
+            return False
+    else:
+        while i < n:
+            c = <unsigned char>v[i]
+            if c == b":":
+                break
+            if c == b".":
+                if label == 0:
+                    return False            # a leading dot, or ".."
+                label = 0
+            elif c == b"%":
+                if (i + 2 >= n or not is_hex(<unsigned char>v[i + 1])
+                        or not is_hex(<unsigned char>v[i + 2])):
+                    return False
+                i += 2
+                label += 1
+            elif REG_NAME[c]:
+                label += 1
+            else:
+                return False
+            i += 1
+    if i < n:
+        if v[i] != b":":
+            return False                    # "[::1]x"
+        i += 1
+        while i < n:
+            if v[i] < b"0" or v[i] > b"9":
+                return False
+            i += 1
+    return True
+
+
+cdef int expect_fact(const char* v, Py_ssize_t n) noexcept nogil:
+    # RFC 9110 section 10.1.1: Expect = #expectation, a list whose empty
+    # members are ignored (section 5.6.1), so an empty field expects
+    # nothing (nginx ignores it too). 100-continue is the one expectation
+    # there is; any other member gets 417.
+    cdef Py_ssize_t start = 0, end, i = 0
+    cdef int fact = 0
+    while i <= n:
+        if i == n or v[i] == b",":
+            end = i
+            while start < end and (v[start] == b" " or v[start] == b"\t"):
+                start += 1
+            while end > start and (v[end - 1] == b" " or v[end - 1] == b"\t"):
+                end -= 1
+            if end > start:
+                if name_is(v + start, end - start, "100-continue", 12):
+                    fact |= F_EXPECT_CONTINUE
+                else:
+                    fact |= F_EXPECT_OTHER
+            start = i + 1
+        i += 1
+    return fact
+
+
 cdef int field_fact(const char* n, Py_ssize_t nlen, bytes value,
                     Py_ssize_t max_body) except -1:
     # What a field of the header block tells the server itself (an F_*
@@ -186,12 +327,15 @@ cdef int field_fact(const char* n, Py_ssize_t nlen, bytes value,
     cdef Py_ssize_t vlen = PyBytes_GET_SIZE(value)
     if nlen == 4:
         if name_is(n, nlen, "host", 4):
+            # RFC 9112 section 3.2: a Host with an invalid value gets 400.
+            if not host_is_valid(v, trimmed_length(v, vlen)):
+                raise ProtocolError(400)
             return F_HOST
     elif nlen == 6:
         if name_is(n, nlen, "expect", 6):
             if name_is(v, trimmed_length(v, vlen), "100-continue", 12):
                 return F_EXPECT_CONTINUE
-            return F_EXPECT_OTHER
+            return expect_fact(v, vlen)
     elif nlen == 7:
         if name_is(n, nlen, "upgrade", 7):
             return F_UPGRADE
@@ -216,6 +360,14 @@ cdef int field_fact(const char* n, Py_ssize_t nlen, bytes value,
                 for coding in value.split(b","):
                     if coding.strip(b" \t").lower() != b"chunked":
                         raise ProtocolError(501)
+            if trimmed_length(v, vlen) != vlen:
+                # Trailing OWS is not part of a value (RFC 9110 section
+                # 5.5), but llhttp reads "chunked" and a tab as another
+                # coding, which makes chunked not the final one: 400 (RFC
+                # 9112 section 6.3, item 4). A framing field must not mean
+                # one thing followed by a space and another followed by a
+                # tab, so both are refused.
+                raise ProtocolError(400)
             return F_TRANSFER_ENCODING
     return 0
 

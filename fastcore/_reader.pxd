@@ -16,6 +16,10 @@ cdef class Reader:
         Py_ssize_t ready_head         # first of them not yet taken
         readonly Py_ssize_t completed # requests parsed whole on this connection
         bint last                     # stopping: parse no read after the next request
+        bint any_version              # the parser takes any x.y: versions checked here
+        bint boundary                 # the last read ended between requests (see feed)
+        char tail[3]                  # the last 3 bytes read (see first_request_end)
+        Py_ssize_t skip               # requests to parse again without queueing them
 
         # The request being parsed.
         bytes url
@@ -32,7 +36,7 @@ cdef class Reader:
         int version                   # 10 or 11
         bint keep_alive
         bint continue_pending         # Expect: 100-continue, and no body byte yet
-        bytes method_probe            # a refused method, until 400 or 501 is clear
+        bytearray method_probe        # a refused method's line, until 400 or 501 is clear
         bytes first_bytes             # what came before the first request line
 
     cdef bint feed(self, char* data, Py_ssize_t n, double now) except -1
@@ -45,7 +49,12 @@ cdef class Reader:
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1
-    cdef int probe_method(self, bytes data) except -1
+    cdef int probe_method(self) except -1
+    cdef int version_error_status(self, object error) except -1
+    cdef int restart_parser(self, Py_ssize_t skip, int phase) except -1
+    cdef bytes rest_of_line(self, const char* data, Py_ssize_t n, Py_ssize_t url_start)
+    cdef Py_ssize_t first_request_end(self, const char* data, Py_ssize_t n, int phase,
+                                      Py_ssize_t body_start, Py_ssize_t completed) except -2
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1
     cdef int check_partial_line(self, const char* data, Py_ssize_t n,
                                 bint began_here) except -1

@@ -15,6 +15,19 @@
 cdef object CONTINUE = object()
 
 
+cdef inline void keep_tail(char* tail, const char* data, Py_ssize_t n) noexcept nogil:
+    # The last 3 bytes of the stream so far, after a read of n bytes.
+    if n >= 3:
+        memcpy(tail, data + n - 3, 3)
+    elif n == 2:
+        tail[0] = tail[2]
+        memcpy(tail + 1, data, 2)
+    elif n == 1:
+        tail[0] = tail[1]
+        tail[1] = tail[2]
+        tail[2] = data[0]
+
+
 class StopParsing(Exception):
     """Raised in a callback to stop httptools after the last request: the
     bytes after it are never parsed as a request."""
@@ -35,6 +48,7 @@ cdef class Reader:
         self.deadline = loop.now + loop.limits.keepalive_timeout
         self.ready = []
         self.version = 11
+        self.boundary = True
         self.reset_message()
 
     cdef void close(self):
@@ -132,12 +146,19 @@ cdef class Reader:
         # refusal): the connection then lingers before it closes.
         cdef Py_ssize_t completed = self.completed
         cdef int phase = self.phase              # as the read began
+        cdef Py_ssize_t url_start = -1 if self.url is None else PyBytes_GET_SIZE(self.url)
         cdef object error
+        cdef int status
+        cdef Py_ssize_t body_start = self.body_len
+        cdef Py_ssize_t offset = 0
+        cdef bint again = False
+        cdef bytes resumed = None
         if phase == R_DONE:
             return True
         self.now = now
         if phase == R_PROBE:
-            self.probe_method(self.method_probe + PyBytes_FromStringAndSize(data, n))
+            self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
+            self.probe_method()
             return self.phase == R_DONE
         self.read_body = 0
         try:
@@ -170,15 +191,55 @@ cdef class Reader:
                 # first byte it does not expect, so the rest of the token
                 # may still be on its way. After a first request the cut
                 # between two requests is not known: 400.
-                self.probe_method((self.first_bytes or b"")
-                                  + PyBytes_FromStringAndSize(data, n))
+                self.method_probe = bytearray(self.first_bytes or b"")
+                self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
+                self.probe_method()
             else:
                 self.refuse(400)
             return self.phase == R_DONE
-        except HttpParserError:
-            if self.phase != R_DONE:
-                self.refuse(400)
-            return True
+        except HttpParserError as exc:
+            if self.phase == R_DONE:
+                return True
+            status = self.version_error_status(exc)
+            if status == 0:
+                # HTTP/1.x with x > 1, read as HTTP/1.1 (RFC 9110 section
+                # 6.2: a recipient treats a higher minor version as the
+                # highest it implements). llhttp has stopped at the minor
+                # digit: parse again with a parser that takes any version,
+                # from a place whose parser state is known.
+                if self.boundary:
+                    # This read began between requests, where a new parser
+                    # begins too: all of it again, skipping the requests
+                    # already queued from it.
+                    self.restart_parser(self.completed - completed, R_IDLE)
+                    self.completed = completed
+                    again = True
+                elif self.completed == completed:
+                    # The line began in an earlier read: it again, with
+                    # HTTP/1.1, then the rest of this read.
+                    resumed = self.rest_of_line(data, n, url_start)
+                    if resumed is not None:
+                        self.restart_parser(0, R_HEAD)
+                        again = True
+                else:
+                    # The read began inside a request that ended in it:
+                    # again from where that one ended.
+                    offset = self.first_request_end(data, n, phase, body_start, completed)
+                    if offset >= 0:
+                        self.restart_parser(self.completed - completed - 1, R_IDLE)
+                        self.completed = completed + 1
+                        again = True
+                if not again:
+                    status = 505        # where the line began is not known
+            if not again:
+                self.refuse(status)
+                return True
+        if again:
+            # Outside the except clause, which would otherwise become the
+            # context of every error raised while parsing again.
+            if resumed is None:
+                return self.feed(data + offset, n - offset, now)
+            return self.feed(PyBytes_AS_STRING(resumed), PyBytes_GET_SIZE(resumed), now)
         if self.last and self.phase == R_IDLE and self.completed > completed:
             # Stopping: the requests of this read are the last answered
             # (the last of them with "Connection: close").
@@ -196,6 +257,13 @@ cdef class Reader:
                 self.check_body_bytes(n)
         elif self.phase == R_HEAD:
             self.partial_line = 0                # began at an unknown place
+        # Whether the next read begins where a new parser would: nothing of
+        # a next request read yet but empty lines. (After a body that ends
+        # the read, the same bytes could begin a request: not known.) And
+        # its last bytes, for a line split between the two (see feed).
+        self.boundary = (self.phase == R_IDLE and self.url is None
+                         and (data[n - 1] == b"\n" or data[n - 1] == b"\r"))
+        keep_tail(self.tail, data, n)
         if self.continue_pending and self.phase != R_DONE:
             # RFC 9110 section 10.1.1: the client waits for this before
             # sending the body.
@@ -203,19 +271,115 @@ cdef class Reader:
             self.ready.append(CONTINUE)
         return self.phase == R_DONE
 
-    cdef int probe_method(self, bytes data) except -1:
-        # Collect a refused method until it is known to be a token (501) or
-        # not (400); the parser has stopped, so nothing else is parsed.
-        cdef int status = method_error_status(PyBytes_AS_STRING(data),
-                                              PyBytes_GET_SIZE(data))
-        if status == 0 and PyBytes_GET_SIZE(data) < MAX_METHOD_PROBE:
-            if self.phase == R_IDLE:
-                self.deadline = self.now + self.limits.header_timeout
-            self.method_probe = data
-            self.phase = R_PROBE
-            return 0
+    cdef int probe_method(self) except -1:
+        # Collect the request line of a refused method until it is known to
+        # be malformed (400) or well-formed with a method this server does
+        # not know (501); the parser has stopped, so nothing else is parsed.
+        cdef bytearray data = self.method_probe
+        cdef int status = request_line_status(PyByteArray_AS_STRING(data),
+                                              PyByteArray_GET_SIZE(data))
+        if status == 0:
+            if PyByteArray_GET_SIZE(data) <= self.limits.max_request_line + MAX_METHOD_PROBE:
+                if self.phase == R_IDLE:
+                    self.deadline = self.now + self.limits.header_timeout
+                self.phase = R_PROBE
+                return 0
+            status = 414                        # the line goes on past the limit
         self.method_probe = None
-        return self.refuse(status if status else 400)
+        return self.refuse(status)
+
+    # -- a version llhttp refuses ---------------------------------------------
+
+    cdef int version_error_status(self, object error) except -1:
+        # The status for a request line whose version llhttp refused: 0 for
+        # HTTP/1.x with x > 1 (answered as 1.1, see feed); 400 for a
+        # malformed version ("HTTP/11", "HTTP/1.10", RFC 9112 section 2.3)
+        # and for HTTP/0.x, which never had a version in its request line;
+        # 505 for another major version (RFC 9110 section 15.6.6).
+        cdef str version
+        if str(error) != "Invalid HTTP version":    # llhttp's reason for x.y it does not take
+            return 400
+        version = self.parser.get_http_version()
+        if version[0] == "1":
+            return 0
+        return 400 if version[0] == "0" else 505
+
+    cdef int restart_parser(self, Py_ssize_t skip, int phase) except -1:
+        # A new parser for the rest of the connection that takes any
+        # version digits, which on_headers_complete then checks for every
+        # request itself (so only HTTP/1.x is taken). The request in
+        # progress starts over; the next `skip` requests it completes were
+        # already queued.
+        self.parser = HttpRequestParser(self)
+        self.parser.set_dangerous_leniencies(lenient_version=True)
+        self.get_method = self.parser.get_method
+        self.should_keep_alive = self.parser.should_keep_alive
+        self.any_version = True
+        self.skip = skip
+        self.reset_message()
+        self.phase = phase
+        return 0
+
+    cdef bytes rest_of_line(self, const char* data, Py_ssize_t n, Py_ssize_t url_start):
+        # A request line that began in an earlier read and that llhttp
+        # refused at its minor digit in this one: the line with HTTP/1.1,
+        # then what follows it here; None if what is here is not the rest of
+        # the line (the rest of the method and its spaces if the target had
+        # not begun, the rest of the target, spaces, then the rest of
+        # "HTTP/1.x", which ends at the first x: "HTTP/1." has no digit
+        # above 1).
+        cdef bytes method = self.get_method()
+        cdef bytes url = self.url
+        cdef bytes read = PyBytes_FromStringAndSize(data, n)
+        cdef bytes version = b"HTTP/1." + self.parser.get_http_version()[2].encode("ascii")
+        cdef Py_ssize_t i = 0, end
+        cdef bint spaces
+        if url_start < 0:
+            if not read.startswith(url + b" "):
+                i = read.find(b" ")
+                if i < 0:
+                    return None
+                while i < n and data[i] == b" ":
+                    i += 1
+            url_start = 0
+        if not read.startswith(url[url_start:], i):
+            return None
+        i += PyBytes_GET_SIZE(url) - url_start
+        end = i
+        while end < n and data[end] == b" ":
+            end += 1
+        spaces = end > i
+        if url_start < PyBytes_GET_SIZE(url) and not spaces:
+            return None
+        i = end
+        end = read.find(version[7:], i) + 1
+        if end == 0 or not version.endswith(read[i:end]) or (spaces and end - i != 8):
+            return None
+        return method + b" " + url + b" HTTP/1.1" + read[end:]
+
+    cdef Py_ssize_t first_request_end(self, const char* data, Py_ssize_t n, int phase,
+                                      Py_ssize_t body_start, Py_ssize_t completed) except -2:
+        # Where, in this read, the request in progress as it began ended;
+        # -1 if that is not known. Its head ends at the first CRLF CRLF
+        # (none can come earlier in a head; the last bytes of the read
+        # before count, for one split across the two), its body that many
+        # bytes later. A chunked body's end is not known.
+        cdef Request request = <Request>self.ready[
+            len(self.ready) - (self.completed - completed)]
+        cdef list fields = request._raw_headers
+        cdef Py_ssize_t end
+        for i in range(0, len(fields), 2):
+            if (<bytes>fields[i]).lower() == b"transfer-encoding":
+                return -1
+        if phase == R_BODY:
+            end = PyBytes_GET_SIZE(request.body) - body_start
+        else:
+            end = (PyBytes_FromStringAndSize(self.tail, 3)
+                   + PyBytes_FromStringAndSize(data, n)).find(b"\r\n\r\n")
+            if end < 0:
+                return -1
+            end += 4 - 3 + PyBytes_GET_SIZE(request.body)
+        return end if 0 <= end < n else -1
 
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1:
         # Bytes before any request line was parsed: empty lines, or the
@@ -345,8 +509,9 @@ cdef class Reader:
         self.keep_alive = self.should_keep_alive()
         # llhttp keeps a request alive by default only for HTTP/1.1, so a
         # kept-alive request with no Connection field is 1.1; only the
-        # others pay for get_http_version(), which formats a string.
-        if self.keep_alive and not (flags & F_CONNECTION):
+        # others pay for get_http_version(), which formats a string (and
+        # every request, once the parser takes any version).
+        if self.keep_alive and not (flags & F_CONNECTION) and not self.any_version:
             self.version = 11
         else:
             version = self.parser.get_http_version()
@@ -354,8 +519,15 @@ cdef class Reader:
                 self.version = 11
             elif version == "1.0":
                 self.version = 10
+            elif version[0] == "1":
+                self.version = 11               # HTTP/1.2 and up (see feed)
+            elif version[0] == "0":
+                # llhttp reads a request line without a version ("GET /")
+                # as HTTP/0.9, which never wrote one: a malformed line (RFC
+                # 9112 section 3).
+                raise ProtocolError(400)
             else:
-                raise ProtocolError(505)
+                raise ProtocolError(505)        # RFC 9110 section 15.6.6
         if self.version == 11:
             if not (flags & F_HOST):
                 raise ProtocolError(400)            # RFC 9112 section 3.2
@@ -391,6 +563,14 @@ cdef class Reader:
         cdef object body
         self.continue_pending = False
         self.completed += 1
+        if self.skip:
+            # Parsed again after a restart (see feed): queued already, and
+            # kept alive, since parsing went on after it.
+            self.skip -= 1
+            self.reset_message()
+            self.phase = R_IDLE
+            self.deadline = self.now + self.limits.keepalive_timeout
+            return
         if PyBytes_AS_STRING(self.url)[0] != b"/":
             # Asterisk, absolute and authority forms: refuse one the method
             # may not use (RFC 9112 section 3.2) before anything is routed.

@@ -3,7 +3,9 @@ in, signals, and a graceful stop."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import signal
 import socket
 import threading
@@ -28,6 +30,13 @@ _STOPPED = ("this server has stopped, and a stopped Server cannot be started aga
             "make a new Server(app, ...)")
 
 
+def _name_the_address(error: BaseException, host: str, port: int) -> None:
+    # "[Errno 98] Address already in use" alone does not say which one.
+    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        raise OSError(errno.EADDRINUSE, f"{os.strerror(errno.EADDRINUSE)}: {where}") from None
+
+
 class Server:
     """Serve `app` on `host`:`port` (port 0 picks a free port): a fastcore
     App, or any WSGI application (Flask, Django, ...).
@@ -48,6 +57,11 @@ class Server:
                  sock: socket.socket | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
                  **limits: Unpack[LimitOptions]) -> None:
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError(f"a port is an int, not {port!r}")
+        if not 0 <= port <= 65535:
+            # getaddrinfo would take 70000 as 70000 % 65536 and bind 4464.
+            raise ValueError(f"port {port} is not in 0-65535")
         if not hasattr(app, "engine_routes"):
             # Not a fastcore App: a WSGI application (Flask, Django, ...).
             from fastcore.wsgi import WSGIApp
@@ -85,11 +99,16 @@ class Server:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 sock.bind(address)
-            except BaseException:
+            except BaseException as exc:
                 sock.close()
+                _name_the_address(exc, self.host, self.port)
                 raise
         try:
-            sock.listen(self.limits.backlog)
+            try:
+                sock.listen(self.limits.backlog)
+            except OSError as exc:
+                _name_the_address(exc, self.host, self.port)
+                raise
             # Accepted sockets inherit TCP_NODELAY: a response's last segment
             # must not wait for the client's delayed ACK.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -9,8 +9,10 @@ per file it opens; the conditional and Range rules are in
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
+import re
 import stat
 import time
 from typing import TYPE_CHECKING
@@ -22,6 +24,17 @@ if TYPE_CHECKING:
     from fastcore._core import Request
 
 __all__ = ["StaticFiles"]
+
+# What stat() says of a path that names nothing this mount can serve: it
+# is missing, a part of it is a file, it loops, it is too long, or it is
+# not readable. Each is a 404, none an internal error.
+_NOT_THERE = frozenset((errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENAMETOOLONG,
+                        errno.EACCES, errno.EPERM))
+
+# A segment that is ".." or starts with a dot other than "." alone; and one
+# that is "..". The path searched starts with "/" (or is empty).
+_ANY_DOT_SEGMENT = re.compile(r"/\.(?!/|$)")
+_DOT_DOT_SEGMENT = re.compile(r"/\.\.(?:/|$)")
 
 # Content types that are text get an explicit charset (RFC 9110 section
 # 8.3.1: without one, a recipient may guess).
@@ -103,9 +116,10 @@ class StaticFiles:
     def matches(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/") or self.prefix == ""
 
-    def _segments(self, request: Request) -> list[str] | None:
-        """The decoded path segments under the prefix, or None if the path
-        is refused."""
+    def _below(self, request: Request) -> str | None:
+        """The decoded path under the prefix ("" or starting with "/"), or
+        None if the path is refused. Checked with C-speed string searches,
+        never segment by segment: 8 KiB of "a/" costs microseconds."""
         raw_path = request.target.split("?", 1)[0].split("#", 1)[0].lower()
         # An encoded slash or backslash would make one segment look like two
         # after decoding.
@@ -115,32 +129,41 @@ class StaticFiles:
         if "\x00" in path or "\\" in path or "\ufffd" in path:
             return None
         rest = path[len(self.prefix):]
-        segments = []
-        for segment in rest.split("/"):
-            if segment in ("", "."):
-                continue
-            if segment == ".." or (segment.startswith(".") and not self.dotfiles):
-                return None
-            segments.append(segment)
-        return segments
+        # ".." segments, and dotfiles unless served ("." alone is the
+        # directory itself, as "" is).
+        if (_ANY_DOT_SEGMENT if not self.dotfiles else _DOT_DOT_SEGMENT).search(rest):
+            return None
+        return rest
 
     def serve(self, request: Request) -> Response | FileResponse:
         if request.method not in ("GET", "HEAD"):
             return Response(error_body(405), 405, {"Allow": "GET, HEAD"}, content_type=TEXT)
-        segments = self._segments(request)
-        if segments is None:
+        rest = self._below(request)
+        if rest is None:
             return self._bad_request if "\x00" in request.path else self._not_found
-        candidate = os.path.join(self.root, *segments)
+        # Empty and "." segments are left to the kernel, which reads them
+        # as path resolution does everywhere.
+        candidate = self.root + rest
+        try:
+            # One stat first: the kernel walks the path once and stops at
+            # its first missing part, so a request for a path deeper than
+            # the tree (or longer than PATH_MAX) costs one syscall, where
+            # realpath() would lstat every prefix of it.
+            info = os.stat(candidate)
+        except OSError as exc:
+            if exc.errno in _NOT_THERE:
+                return self._not_found
+            raise
         real = os.path.realpath(candidate)
         if real != self.root and not real.startswith(self.root + os.sep):
             return self._not_found                  # a symlink out of the root
-        try:
-            info = os.stat(real)
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
-            return self._not_found
         if stat.S_ISDIR(info.st_mode):
             if not request.path.endswith("/"):
-                location = quote(request.path + "/", safe="/")
+                # Built from the segments: one slash each, so never "//sub/",
+                # which is a reference to the host "sub" (RFC 3986 section
+                # 4.2), an open redirect.
+                segments = [s for s in rest.split("/") if s not in ("", ".")]
+                location = quote(self.prefix + "/" + "".join(s + "/" for s in segments), safe="/")
                 query = request.query
                 return Response(b"", 301, {"Location": location + ("?" + query if query else "")},
                                 content_type=None)

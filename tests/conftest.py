@@ -41,6 +41,19 @@ def require_module(name: str):
         pytest.skip(f"{name} is not installed")
 
 
+def print_at_the_end(request: pytest.FixtureRequest, lines: list[str]) -> None:
+    """Write a module's summary lines to the terminal, past pytest's
+    capture (for a module-scoped fixture's teardown: a table of results)."""
+    reporter = request.config.pluginmanager.getplugin("terminalreporter")
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if reporter is None:
+        return
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.write_line("")
+        for line in lines:
+            reporter.write_line(line)
+
+
 @pytest.fixture
 def serve() -> Callable[..., contextlib.AbstractContextManager[fastcore.Server]]:
     """``with serve(app, **limits) as server:`` starts and stops a server."""

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from apps import EchoApp
+from conftest import print_at_the_end
 from helpers import RawClient, parse_complete, serving
 
 CASES_FILE = os.environ.get("FASTCORE_GUNICORN_CASES") or os.path.join(
@@ -282,13 +283,7 @@ def conformance_report(request):
         f"  skipped: {', '.join(skipped)}",
         f"  failing: {', '.join(failing) or '-'}",
     ]
-    reporter = request.config.pluginmanager.getplugin("terminalreporter")
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    if reporter is not None:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line("")
-            for line in lines:
-                reporter.write_line(line)
+    print_at_the_end(request, lines)
     path = os.environ.get("FASTCORE_CONFORMANCE_REPORT")
     if path:
         with open(path, "w") as out:

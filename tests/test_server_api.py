@@ -1,6 +1,7 @@
 """Embedding: a Server in a background thread, port 0, stop() that loses
 no request, and the loop releasing the GIL while it waits."""
 
+import errno
 import http.client
 import socket
 import threading
@@ -26,6 +27,33 @@ def test_port_zero_and_url():
     # Stopped: the port no longer accepts connections.
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2)
+
+
+@pytest.mark.parametrize("port", [70000, 65536, -1, -8081])
+def test_a_port_out_of_range_is_refused_naming_it(port):
+    # getaddrinfo would take 70000 modulo 65536 and bind port 4464.
+    with pytest.raises(ValueError, match=f"port {port} "):
+        fastcore.Server(hello_app(), "127.0.0.1", port)
+
+
+@pytest.mark.parametrize("port", ["8081", 80.0, True, None])
+def test_a_port_that_is_not_an_int_is_refused(port):
+    with pytest.raises(TypeError, match="port"):
+        fastcore.Server(hello_app(), "127.0.0.1", port)
+
+
+def test_address_in_use_names_the_address():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = fastcore.Server(hello_app(), "127.0.0.1", port)
+        with pytest.raises(OSError) as caught:
+            server.start()
+    assert caught.value.errno == errno.EADDRINUSE
+    assert str(caught.value) == (
+        f"[Errno {errno.EADDRINUSE}] Address already in use: 127.0.0.1:{port}")
+    assert server.connections == 0 and not server.stopping
 
 
 def test_ipv6_loopback():

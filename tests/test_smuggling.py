@@ -69,6 +69,15 @@ VECTORS = [
            "te-chunked-twice"),
     vector(POST + b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n", 501, "te-xchunked"),
     vector(POST + b"Transfer-Encoding: \r\n\r\n0\r\n\r\n", 400, "te-empty"),
+    # -- whitespace after the final coding ------------------------------------
+    # Not part of the value (RFC 9110 section 5.5), but llhttp reads chunked
+    # and a tab as another coding, so chunked would not be final (RFC 9112
+    # section 6.3, item 4): refused, with a space as with a tab.
+    vector(POST + b"Transfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n", 400, "te-chunked-then-tab"),
+    vector(POST + b"Transfer-Encoding: chunked \r\n\r\n0\r\n\r\n", 400, "te-chunked-then-space"),
+    vector(POST + b"Transfer-Encoding: chunked \t \r\n\r\n0\r\n\r\n", 400,
+           "te-chunked-then-space-tab-space"),
+    vector(POST + b"Transfer-Encoding: gzip\t\r\n\r\n0\r\n\r\n", 501, "te-gzip-then-tab"),
     # -- chunked in HTTP/1.0 (RFC 9112 section 6.1) ---------------------------
     vector(b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400,
            "http10-chunked"),
@@ -228,6 +237,14 @@ def test_the_smuggled_request_is_seen_when_it_is_not_smuggled(echo_server, mode)
     # "hello" and what follows is an ordinary pipelined request.
     pytest.param(CHUNKED + b"5;=x\r\nhello\r\n0\r\n\r\n", id="chunk-ext-without-name"),
     pytest.param(CHUNKED + b"5;a=\r\nhello\r\n0\r\n\r\n", id="chunk-ext-empty-value"),
+    # Whitespace before a value is never part of it (RFC 9110 section 5.5),
+    # SP or HTAB alike; after a length, neither is either.
+    pytest.param(POST + b"Transfer-Encoding:\tchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 id="te-after-a-tab"),
+    pytest.param(POST + b"Transfer-Encoding: \t chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+                 id="te-after-space-tab-space"),
+    pytest.param(POST + b"Content-Length:\t5\t\r\n\r\nhello", id="content-length-between-tabs"),
+    pytest.param(POST + b"Content-Length: 5 \r\n\r\nhello", id="content-length-then-space"),
 ])
 def test_a_well_framed_body_ends_where_it_says(echo_server, first, mode):
     """The positive control for the framing vectors: the body ends exactly

@@ -4,6 +4,7 @@ or shrink, and descriptors that never leak."""
 
 import email.utils
 import hashlib
+import logging
 import os
 import subprocess
 import time
@@ -173,6 +174,24 @@ def test_ranges(serve, raw, site):
         assert stale.status == 200 and stale.body == data
         head = fetch(client, "/100k.bin", headers=[("Range", "bytes=0-9")], method="HEAD")
         assert head.status == 200
+
+
+@pytest.mark.parametrize("mode", ["whole", "bytewise"])
+def test_a_range_that_does_not_parse_is_ignored(serve, raw, site, caplog, mode):
+    """RFC 9110 section 14.2: an unparseable Range is ignored (200, the
+    whole file). Digits are ASCII digits: "²" and other Unicode digits
+    (which str.isdigit() takes and int() refuses) are not."""
+    data = (site / "1k.bin").read_bytes()
+    values = [b"bytes=\xb2-", b"bytes=-\xb2", b"bytes=0-\xb9", b"bytes=\xb9\xb2-\xb3",
+              "bytes=\u0661-".encode(), "bytes=\uff11-\uff12".encode(), b"bytes=0x1-",
+              b"bytes=+1-", b"bytes= -", b"bytes=1_0-"]
+    with serve(static_app(site)) as server, caplog.at_level(logging.ERROR, logger="fastcore"):
+        client = raw(server.port)
+        for value in values:
+            client.send(b"GET /1k.bin HTTP/1.1\r\nHost: x\r\nRange: " + value + b"\r\n\r\n", mode)
+            response = client.response()
+            assert (response.status, response.body) == (200, data), value
+    assert [r for r in caplog.records if r.name == "fastcore"] == []
 
 
 def test_range_in_the_middle_of_a_big_file(serve, raw, site):

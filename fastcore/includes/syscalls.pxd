@@ -87,6 +87,7 @@ cdef extern from "<linux/sockios.h>" nogil:
 
 cdef extern from "<arpa/inet.h>" nogil:
     const char* inet_ntop(int af, const void* src, char* dst, socklen_t size)
+    int inet_pton(int af, const char* src, void* dst)
     enum:
         INET6_ADDRSTRLEN
 
@@ -149,4 +150,5 @@ cdef extern from "<string.h>" nogil:
     void* memchr(const void* s, int c, size_t n)
     void* memrchr(const void* s, int c, size_t n)
     void* memcpy(void* dest, const void* src, size_t n)
+    int memcmp(const void* a, const void* b, size_t n)
     int strncasecmp(const char* a, const char* b, size_t n)
