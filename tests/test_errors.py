@@ -293,7 +293,7 @@ def test_http_error_204_and_304_are_answered_as_such(serve, raw):
 
     @app.route("/{status}")
     def handler(request):
-        raise fastcore.HTTPError(int(request.params["status"]), "ignored", {"X-Why": "because"})
+        raise fastcore.HTTPError(int(request.params["status"]), "ignored", headers={"X-Why": "because"})
 
     with serve(app) as server:
         client = raw(server.port)
