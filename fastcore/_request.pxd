@@ -19,6 +19,7 @@ cdef class Request:
         object _scheme           # "http" or "https"
         object _host             # the Host the client asked for
         object _client           # (host, port) instead of the socket's peer
+        double _started          # taken to be answered (set while the access log is on)
 
     cdef _split_target(self)
     cdef tuple _form_data(self)

@@ -126,6 +126,8 @@ cdef class StreamBody:
     cdef void close(self):
         # The body is over (complete, failed, or its client gone): close its
         # source once. An EventStream learns that it is closed.
+        if self.log_request is not None and self.conn is not None:
+            self.loop.dispatcher.access.stream_ended(self.conn, self)
         self.conn = None
         if self.events is not None:
             self.events._wake = None
