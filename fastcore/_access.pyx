@@ -1,5 +1,6 @@
 # The access log (see _access.pxd and fastcore.access): one entry per
-# response, gathered here in C (status, body bytes, duration, client,
+# response, gathered here in C (status, body bytes (a stream's without
+# its chunked framing), duration, client,
 # request line, Referer, User-Agent) and handed to the fastcore.access
 # logger, which formats it only if one of its handlers emits it.
 #
@@ -89,7 +90,6 @@ cdef class AccessLog:
         if body is not None and body.log_request is None:
             body.log_request = request
             body.log_status = out.status
-            body.log_body_start = out.body_start
             return 0
         return self.log(conn, request, out.status, produced(out) - out.body_start,
                         precise_now() - request._started)
@@ -103,7 +103,7 @@ cdef class AccessLog:
         cdef Request request = body.log_request
         cdef Output out = conn.output
         body.log_request = None
-        return self.log(conn, request, body.log_status, produced(out) - body.log_body_start,
+        return self.log(conn, request, body.log_status, body.content,
                         precise_now() - request._started)
 
 

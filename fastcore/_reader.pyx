@@ -156,6 +156,8 @@ cdef class Reader:
         if phase == R_DONE:
             return True
         self.now = now
+        if phase == R_IDLE:
+            self.began = now                     # a request's first bytes, for the access log
         if phase == R_PROBE:
             self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
             self.probe_method()
@@ -281,7 +283,6 @@ cdef class Reader:
         if status == 0:
             if PyByteArray_GET_SIZE(data) <= self.limits.max_request_line + MAX_METHOD_PROBE:
                 if self.phase == R_IDLE:
-                    self.began = self.now
                     self.deadline = self.now + self.limits.header_timeout
                 self.phase = R_PROBE
                 return 0
@@ -393,7 +394,6 @@ cdef class Reader:
             i += 1
         if i < n and self.phase == R_IDLE:
             self.phase = R_HEAD
-            self.began = self.now
             self.deadline = self.now + self.limits.header_timeout
         if self.completed == 0:
             kept = PyBytes_GET_SIZE(self.first_bytes) if self.first_bytes is not None else 0
@@ -463,8 +463,6 @@ cdef class Reader:
             if self.phase != R_HEAD:
                 # Not reset by later bytes: a client that trickles its head
                 # is refused header_timeout after it began (slowloris).
-                if self.phase != R_PROBE:
-                    self.began = self.now
                 self.phase = R_HEAD
                 self.deadline = self.now + self.limits.header_timeout
         else:

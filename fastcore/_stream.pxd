@@ -19,7 +19,7 @@ cdef class StreamBody:
         # The access log's entry for it, logged when it ends (AccessLog).
         Request log_request           # None while the access log is off
         int log_status
-        unsigned long long log_body_start
+        unsigned long long content     # bytes of chunks written, without framing
 
     cdef int pump(self, Output out) except -1
     cdef int finish(self, Output out) except -1

@@ -77,9 +77,11 @@ cdef class StreamBody:
             if n > self.remaining:
                 # Sent up to the length the head announced, no further.
                 write_raw(out, chunk[:self.remaining])
+                self.content += self.remaining
                 self.remaining = 0
                 return PUMP_LONG
             self.remaining -= n
+        self.content += n
         if self.framing == FRAME_CHUNKED:
             # RFC 9112 section 7.1: chunk-size in hex, CRLF, data, CRLF.
             digits = format_hex(n, line)
