@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import time
 import pytest
 
 from fastcore.cli import build_parser
-from helpers import RawClient, free_port, request_bytes, wait_until
+from helpers import RawClient, free_port, refuses_connections, request_bytes, wait_until
 
 yaml = pytest.importorskip("yaml", reason="PyYAML is in the test extra")
 
@@ -89,14 +88,7 @@ def test_the_containers_command_line_serves_and_drains(manifest, tmp_path):
         process.send_signal(signal.SIGTERM)
         wait_until(lambda: status_of(port, args.ready_path) == 503, what="readiness to fail")
         assert status_of(port, "/") == 200                 # still serving new connections
-
-        def refused():
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            except ConnectionRefusedError:
-                return True
-            return False
-        wait_until(refused, timeout=args.shutdown_delay + 10, what="the listener to close")
+        wait_until(lambda: refuses_connections(port), timeout=args.shutdown_delay + 10, what="the listener to close")
         assert time.monotonic() - sent >= args.shutdown_delay
         _, err = process.communicate(timeout=args.shutdown_timeout + 5)
         assert process.returncode == 0, err

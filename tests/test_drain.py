@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,7 +14,7 @@ import threading
 import time
 
 import fastcore
-from helpers import RawClient, free_port, request_bytes, wait_until
+from helpers import RawClient, free_port, refuses_connections, request_bytes, wait_until
 
 APP = textwrap.dedent("""
     import time
@@ -32,14 +31,6 @@ APP = textwrap.dedent("""
         time.sleep(float(request.args.get("s", "0.5")))
         return b"slow"
 """)
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def test_drain_keeps_accepting_for_the_delay_then_closes_the_listener():
@@ -64,7 +55,7 @@ def test_drain_keeps_accepting_for_the_delay_then_closes_the_listener():
             assert fresh.response().header("connection") is None
         idle.send(request_bytes())
         assert idle.response().header("connection") is None
-        wait_until(lambda: refused(server.port), what="the listener to close")
+        wait_until(lambda: refuses_connections(server.port), what="the listener to close")
         assert time.monotonic() - began >= 0.5
         # Then the idle keep-alive connection is closed, a request in
         # flight is answered with Connection: close.
@@ -86,7 +77,7 @@ def test_a_request_accepted_during_the_delay_is_answered_after_the_listener_clos
         with RawClient(server.port) as client:
             server.drain(delay=0.2)
             client.send(request_bytes(path="/slow?s=0.6"))
-            wait_until(lambda: refused(server.port), what="the listener to close")
+            wait_until(lambda: refuses_connections(server.port), what="the listener to close")
             response = client.response()
             assert (response.status, response.body) == (200, b"slow")
             assert response.header("connection") == "close"
