@@ -55,15 +55,24 @@ def escape(value: bytes | None) -> str:
     return _UNSAFE.sub(_escape_byte, value).decode("ascii")
 
 
+_clf_cache: tuple[int, str] = (-1, "")        # the last second formatted
+
+
 def clf_time(when: float) -> str:
     """``10/Oct/2000:13:55:36 -0700``: local time, English month names
-    whatever the locale."""
-    t = time.localtime(when)
+    whatever the locale; formatted once a second."""
+    global _clf_cache
+    second = int(when)
+    if _clf_cache[0] == second:
+        return _clf_cache[1]
+    t = time.localtime(second)
     offset = t.tm_gmtoff // 60
     sign = "-" if offset < 0 else "+"
-    return (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+    text = (f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
             f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} "
             f"{sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}")
+    _clf_cache = (second, text)
+    return text
 
 
 class AccessEntry:
