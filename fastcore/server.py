@@ -129,7 +129,7 @@ class Server:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
             self.host, self.port = sock.getsockname()[:2]
-            routes = self.app.engine_routes()
+            routes: dict[bytes, dict[bytes, Any]] = self.app.engine_routes()
             if self._probes:
                 # Ahead of any route of the app's at the same path.
                 routes = dict(routes)
