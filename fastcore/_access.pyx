@@ -1,8 +1,8 @@
 # The access log (see _access.pxd and fastcore.access): one entry per
-# response, gathered here in C (status, body bytes (a stream's without
-# its chunked framing), duration, client,
+# response, gathered here in C (status, body bytes, duration, client,
 # request line, Referer, User-Agent) and handed to the fastcore.access
-# logger, which formats it only if one of its handlers emits it.
+# logger, which formats it only if one of its handlers emits it. A streamed
+# body's bytes are its chunks' data, without the chunked framing.
 #
 # The duration is measured with CLOCK_MONOTONIC (the loop's clock is the
 # coarse one, 4 ms steps): for a request, from when the engine took it to

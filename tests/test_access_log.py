@@ -155,6 +155,24 @@ def test_a_streamed_response_is_logged_when_it_ends_with_its_bytes(access):
     assert after["request"] == "GET / HTTP/1.1"
 
 
+def test_a_stream_its_client_leaves_is_logged_when_it_is_dropped(access):
+    site = app()
+
+    @site.route("/endless")
+    def endless(request):
+        while True:
+            yield b"e" * 1000
+
+    with serving(site, access_log=True) as server:
+        with RawClient(server.port, streaming=True) as client:
+            client.send(request_bytes(path="/endless"))
+            client.read_at_least(5000)
+        line, = access.wait(1)
+    fields = parsed(line)
+    assert (fields["request"], fields["status"]) == ("GET /endless HTTP/1.1", "200")
+    assert int(fields["bytes"]) >= 5000 - 200 and int(fields["bytes"]) % 1000 == 0
+
+
 def test_a_handler_failure_is_logged_as_500(access):
     with serving(app(), access_log=True) as server:
         assert ask(server.port, request_bytes(path="/fail")).status == 500
@@ -212,13 +230,14 @@ def test_with_handler_threads_too(access):
     with serving(app(), access_log=True, threads=2, health_path="/h") as server:
         with RawClient(server.port, streaming=True) as client:
             client.send(request_bytes() + request_bytes(path="/h") + request_bytes(path="/stream")
-                        + request_bytes(path="/fail"))
-            for _ in range(4):
+                        + request_bytes(path="/fail") + b"NOT A REQUEST\r\n\r\n")
+            for _ in range(5):
                 client.response()
-        lines = access.wait(4)
+        lines = access.wait(5)
     got = [(f["request"], f["status"], f["bytes"]) for f in map(parsed, lines)]
     assert got == [("GET / HTTP/1.1", "200", "5"), ("GET /h HTTP/1.1", "200", "3"),
-                   ("GET /stream HTTP/1.1", "200", "5"), ("GET /fail HTTP/1.1", "500", got[3][2])]
+                   ("GET /stream HTTP/1.1", "200", "5"), ("GET /fail HTTP/1.1", "500", got[3][2]),
+                   ("-", "400", got[4][2])]
 
 
 # -- a hostile client cannot forge a line ---------------------------------------
