@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
@@ -238,6 +239,38 @@ def test_with_handler_threads_too(access):
     assert got == [("GET / HTTP/1.1", "200", "5"), ("GET /h HTTP/1.1", "200", "3"),
                    ("GET /stream HTTP/1.1", "200", "5"), ("GET /fail HTTP/1.1", "500", got[3][2]),
                    ("-", "400", got[4][2])]
+
+
+def test_a_503_of_a_full_handler_pool_is_logged(access):
+    site = app()
+    release = threading.Event()
+
+    @site.route("/wait")
+    def wait(request):
+        release.wait(10)
+        return b"done"
+
+    with serving(site, access_log=True, threads=1, max_pending=1) as server:
+        busy = []
+        try:
+            shed = None
+            for _ in range(5):                 # until the thread and the queue are taken
+                client = RawClient(server.port)
+                busy.append(client)
+                client.send(request_bytes(path="/wait"))
+                client.read(1.0)                # the busy ones stay unanswered
+                if client.received:
+                    shed = client.response()
+                    break
+            assert shed is not None and shed.status == 503
+            assert shed.header("retry-after") == "1"
+            line, = access.wait(1)
+            assert (parsed(line)["request"], parsed(line)["status"]) == (
+                "GET /wait HTTP/1.1", "503")
+        finally:
+            release.set()
+            for client in busy:
+                client.close()
 
 
 # -- a hostile client cannot forge a line ---------------------------------------
