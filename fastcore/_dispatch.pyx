@@ -57,6 +57,8 @@ cdef class Dispatcher:
         return 0
 
     cdef int respond(self, Conn conn, Request request, bint close) except -1:
+        # Answer `request` into its connection's output, at once (the
+        # callers log it).
         cdef object found = self.route(request)
         cdef object result = None, error = None
         if type(found) is StaticTarget:
