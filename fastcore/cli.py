@@ -20,10 +20,14 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from fastcore.app import App
 from fastcore.limits import Limits
+from fastcore.listeners import DEFAULT_UDS_MODE, parse_bind
+from fastcore.server import DEFAULT_SHUTDOWN_TIMEOUT
+from fastcore.supervisor import DEFAULT_TIMEOUT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
@@ -46,13 +50,13 @@ def port_number(text: str) -> int:
     return value
 
 
-def _option(parser: argparse._ActionsContainer, flag: str, *, default: Any,
+def _option(parser: argparse._ActionsContainer, *flags: str, default: Any,
             suppress: bool, help: str, **options: Any) -> None:
     # One option, its default in the help text. With `suppress`, an option
     # not given leaves no attribute, so a subcommand's copy of a shared
     # option does not overwrite the value given before the subcommand.
     shown = "" if default is None or default is False else f" (default: {default})"
-    parser.add_argument(flag, default=argparse.SUPPRESS if suppress else default,
+    parser.add_argument(*flags, default=argparse.SUPPRESS if suppress else default,
                         help=help + shown, **options)
 
 
@@ -71,6 +75,37 @@ def _limit_type(kind: type) -> Any:
 LIMIT_NAMES = Limits._fields
 
 
+def bind_form(text: str) -> str:
+    """argparse type of --bind: checked here, parsed again by Server."""
+    try:
+        parse_bind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def octal_mode(text: str) -> int:
+    """argparse type of a file mode in octal (0660)."""
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a mode is octal, like 0660, not {text!r}") from None
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"a mode is 0000-0777, not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count of 1 or more."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, not {text!r}")
+    return value
+
+
 def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     """The options of every command: the address and the limits. Called for
     the top-level parser (with the defaults) and for each subcommand (with
@@ -79,6 +114,47 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
             help="the address to listen on")
     _option(parser, "--port", default=DEFAULT_PORT, suppress=suppress, type=port_number,
             metavar="PORT", help="the port to listen on, 0-65535; 0 picks a free one")
+    binding = parser.add_argument_group(
+        "binding", "--host and --port are used when none of --bind, --uds and --fd is "
+                   "given, and no sockets come from systemd (LISTEN_FDS)")
+    _option(binding, "--bind", default=None, suppress=True, action="append", type=bind_form,
+            metavar="ADDRESS", help="listen on HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N "
+                                    "(an inherited descriptor); repeatable")
+    _option(binding, "--uds", default=None, suppress=True, metavar="PATH",
+            help="listen on a Unix socket at PATH (the same as --bind unix:PATH)")
+    _option(binding, "--fd", default=None, suppress=True, type=int, metavar="N",
+            help="serve the inherited listening socket N (the same as --bind fd://N)")
+    _option(binding, "--uds-mode", default=f"{DEFAULT_UDS_MODE:04o}", suppress=suppress,
+            type=octal_mode, metavar="MODE",
+            help="the Unix socket file's mode, in octal; a stale file is replaced only when "
+                 "nothing listens on it, and the file is removed on a clean exit")
+    workers = parser.add_argument_group(
+        "workers", "-w N runs N worker processes under a master, which restarts them; "
+                   "signals to the master: TERM stops gracefully, INT and QUIT at once, "
+                   "HUP restarts the workers one generation after another, TTIN and TTOU "
+                   "add and remove one")
+    _option(workers, "-w", "--workers", default=None, suppress=suppress, type=positive_int,
+            metavar="N", help="worker processes (default: none, one process serves "
+                              "without a master)")
+    _option(workers, "--reuse-port", default=False, suppress=suppress, action="store_true",
+            help="give each worker its own SO_REUSEPORT socket, the kernel spreading "
+                 "connections by a hash of their addresses (default: the workers share "
+                 "one socket, each waiting with EPOLLEXCLUSIVE)")
+    _option(workers, "--timeout", default=DEFAULT_TIMEOUT, suppress=suppress,
+            type=_limit_type(float), metavar="SECONDS",
+            help="kill and replace a worker whose loop has not come back for this long "
+                 "(a stuck handler), logging its traceback first; 0: never")
+    _option(workers, "--graceful-timeout", default=DEFAULT_SHUTDOWN_TIMEOUT,
+            suppress=suppress, type=_limit_type(float), metavar="SECONDS",
+            help="how long a graceful stop (SIGTERM, a retiring worker) waits for "
+                 "connections to finish")
+    _option(workers, "--max-requests", default=0, suppress=suppress, type=_limit_type(int),
+            metavar="N", help="a worker retires gracefully after N requests and a fresh "
+                              "one replaces it; 0: never")
+    _option(workers, "--max-requests-jitter", default=0, suppress=suppress,
+            type=_limit_type(int), metavar="J",
+            help="add a random 0-J to each worker's --max-requests, so that they do not "
+                 "all retire at once")
     limits = parser.add_argument_group(
         "limits", "each is also a keyword of App(...) and Server(...), and overrides "
                   "the app's own; what they do, and what other servers use, is in "
@@ -103,6 +179,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reload", action="store_true",
                         help="restart when a .py file under the app's directory changes "
                              "(for development: serves from a child process)")
+    parser.add_argument("--preload", action="store_true",
+                        help="with -w: import the app once in the master before forking "
+                             "(less memory; a HUP then does not load new code), instead of "
+                             "in each worker")
 
 
 def add_static_options(parser: argparse.ArgumentParser) -> None:
@@ -207,25 +287,80 @@ def load_app(spec: str, interface: str = "auto") -> tuple[App, str]:
 
 # -- serving ---------------------------------------------------------------------
 
-def _serve(app: App, args: argparse.Namespace, what: str) -> int:
+def _addresses(args: argparse.Namespace) -> dict[str, Any]:
+    # --bind, --uds, --fd; else the sockets systemd passed; else host:port.
+    from fastcore import listeners
+
+    binds = list(getattr(args, "bind", None) or ())
+    if getattr(args, "uds", None):
+        binds.append("unix:" + args.uds)
+    if getattr(args, "fd", None) is not None:
+        binds.append(f"fd://{args.fd}")
+    if binds:
+        return {"bind": binds}
+    sockets = listeners.systemd_sockets()
+    if sockets:
+        return {"sock": sockets}
+    return {"host": args.host, "port": args.port}
+
+
+def _serve(app: App, args: argparse.Namespace, what: str,
+           load: Callable[[], App] | None = None) -> int:
     from fastcore.server import Server
+    from fastcore.supervisor import Supervision, WorkerBootError
 
     limits = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
+    supervision = None
+    if args.workers is not None:
+        _log_with_pids()
+        supervision = Supervision(
+            timeout=args.timeout, graceful_timeout=args.graceful_timeout,
+            max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
+            reuse_port=args.reuse_port, load=load, limits=limits if load else None)
     try:
-        server = Server(app, args.host, args.port, **limits)
+        server = Server(app, **_addresses(args), uds_mode=args.uds_mode, workers=args.workers,
+                        supervision=supervision, shutdown_timeout=args.graceful_timeout,
+                        **limits)
     except (TypeError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    try:
-        server.listen()
-    except OSError as exc:
-        print(f"fastcore: cannot listen on {args.host}:{args.port}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
-        return 1
+    if args.workers is None:
+        try:
+            server.listen()
+        except OSError as exc:
+            print(f"fastcore: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    workers = "" if args.workers is None else (
+        f" with {args.workers} worker{'s' if args.workers > 1 else ''} (master {os.getpid()})")
     # Printed once Ctrl-C and SIGTERM stop it gracefully: whoever waits
     # for this line may signal at once.
-    server.serve_forever(ready=lambda: print(
-        f"fastcore serving {what} on {server.url} (Ctrl-C to stop)", flush=True))
+    try:
+        server.serve_forever(ready=lambda: print(
+            f"fastcore serving {what} on {_where(server)}{workers} (Ctrl-C to stop)",
+            flush=True))
+    except OSError as exc:
+        print(f"fastcore: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except WorkerBootError as exc:
+        print(f"fastcore: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _where(server: Any) -> str:
+    # The URL, or every address when there are several.
+    return ", ".join(server.addresses) if len(server.addresses) > 1 else server.url
+
+
+def _log_with_pids() -> None:
+    # With workers, each log line says which process wrote it.
+    import logging
+
+    log = logging.getLogger("fastcore")
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(process)d] %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 def _command(args: argparse.Namespace, argv: list[str]) -> int:
@@ -233,8 +368,12 @@ def _command(args: argparse.Namespace, argv: list[str]) -> int:
         if args.reload:
             from fastcore.reload import serve_with_reload
             return serve_with_reload([a for a in argv if a != "--reload"], args.app)
-        app, file = load_app(args.app, args.interface)
-        return _serve(app, args, f"{args.app} (from {file})")
+        if args.workers is None or args.preload:
+            app, file = load_app(args.app, args.interface)
+            return _serve(app, args, f"{args.app} (from {file})")
+        # Each worker imports the app: a restart (HUP) loads new code.
+        return _serve(App(), args, args.app,
+                      load=lambda: load_app(args.app, args.interface)[0])
     if args.command == "static":
         site = App()
         try:

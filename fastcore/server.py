@@ -13,11 +13,14 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
+from fastcore import listeners, sdnotify
 from fastcore._core import Loop
 from fastcore.limits import LimitOptions
+from fastcore.listeners import DEFAULT_UDS_MODE, Bind, check_port
 
 if TYPE_CHECKING:
     from fastcore.app import App
+    from fastcore.supervisor import Supervision
     from fastcore.wsgi import WSGIApplication
 
 __all__ = ["Server"]
@@ -30,11 +33,17 @@ _STOPPED = ("this server has stopped, and a stopped Server cannot be started aga
             "make a new Server(app, ...)")
 
 
-def _name_the_address(error: BaseException, host: str, port: int) -> None:
-    # "[Errno 98] Address already in use" alone does not say which one.
-    if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        raise OSError(errno.EADDRINUSE, f"{os.strerror(errno.EADDRINUSE)}: {where}") from None
+def refuse_threads(workers: int) -> None:
+    """Forking a process that runs other threads is unsafe (a lock one of
+    them holds stays locked forever in the child): workers are for the CLI
+    and for app.run() in a program's main thread."""
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:
+        raise RuntimeError(
+            f"Server(app, workers={workers}) forks worker processes, which is unsafe in "
+            f"a process that runs other threads ({', '.join(others)}): use "
+            "`fastcore run -w N MODULE:APP` or app.run(workers=N) from a program that "
+            "has not started threads, or serve in this process without workers")
 
 
 class Server:
@@ -49,19 +58,41 @@ class Server:
     or in the calling thread with :meth:`serve_forever`. A Server serves
     once: after a stop, start() raises RuntimeError; make a new one (the
     same app may be served again). Keyword arguments
-    other than `sock` override the app's limits. `sock`, a bound socket,
-    replaces host and port; the server takes it over and closes it.
+    other than the addresses override the app's limits.
+
+    Where it listens: `host` and `port`, unless one of these is given
+    instead: `sock`, a bound socket (or a list of them), which the server
+    takes over and closes; `uds`, the path of a Unix socket to make (mode
+    `uds_mode`; a stale file is replaced only if nothing listens on it, and
+    the file is removed when the server stops); `fd`, an inherited
+    descriptor of a bound socket; `bind`, a list of ``--bind`` forms
+    (``HOST:PORT``, ``[IPv6]:PORT``, ``unix:PATH``, ``fd://N``).
+
+    `workers`: serve_forever() runs that many worker processes under a
+    master (see fastcore.supervisor); refused in a process that runs
+    other threads, where forking is unsafe.
     """
 
     def __init__(self, app: App | WSGIApplication, host: str = "127.0.0.1", port: int = 8081, *,
-                 sock: socket.socket | None = None,
+                 sock: socket.socket | list[socket.socket] | None = None,
+                 uds: str | None = None, fd: int | None = None,
+                 bind: list[str] | tuple[str, ...] = (), uds_mode: int = DEFAULT_UDS_MODE,
+                 workers: int | None = None, supervision: Supervision | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
                  **limits: Unpack[LimitOptions]) -> None:
-        if isinstance(port, bool) or not isinstance(port, int):
-            raise TypeError(f"a port is an int, not {port!r}")
-        if not 0 <= port <= 65535:
-            # getaddrinfo would take 70000 as 70000 % 65536 and bind 4464.
-            raise ValueError(f"port {port} is not in 0-65535")
+        check_port(port)
+        binds = [listeners.parse_bind(text) for text in bind]
+        if uds is not None:
+            binds.append(Bind("unix", path=os.fspath(uds)))
+        if fd is not None:
+            binds.append(Bind("fd", fd=fd))
+        if not binds and sock is None:
+            binds.append(Bind("tcp", host=host, port=port))
+        if workers is not None:
+            if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+                raise ValueError(f"workers is a number >= 1, not {workers!r}")
+            refuse_threads(workers)
+        self.workers = workers
         if not hasattr(app, "engine_routes"):
             # Not a fastcore App: a WSGI application (Flask, Django, ...).
             from fastcore.wsgi import WSGIApp
@@ -74,14 +105,65 @@ class Server:
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
-        self._sock = sock
+        self.uds_mode = uds_mode
+        self.binds = binds
+        self.sockets: list[socket.socket] = (
+            [] if sock is None else list(sock) if isinstance(sock, list) else [sock])
+        self._uds_files: list[tuple[str, int]] = []     # made here: removed at the end
+        self.supervision = supervision
+        # What a worker process changes (fastcore.worker): see Loop, and
+        # what each stop signal does.
+        self._engine_options: dict[str, Any] = {}
+        self._signal_actions: dict[int, str] = {
+            signal.SIGINT: "graceful", signal.SIGTERM: "graceful"}
         self._loop: Loop | None = None
+        self.addresses: list[str] = []
         self._thread: threading.Thread | None = None
         self._done = threading.Event()          # set when the loop has returned
         self.stopping = False                   # stop() has been asked for
         self.error: BaseException | None = None
 
     # -- the listening socket -----------------------------------------------
+
+    def open_sockets(self) -> list[socket.socket]:
+        """Bind and listen on every address (once), and return the sockets;
+        listen() then hands them to the engine. The master of workers calls
+        this alone: its workers serve the sockets."""
+        if self._done.is_set():
+            raise RuntimeError(_STOPPED)
+        try:
+            while self.binds:
+                bind = self.binds[0]
+                sock = listeners.open_listener(bind, self.limits.backlog,
+                                               uds_mode=self.uds_mode)
+                self.sockets.append(sock)
+                self.binds.pop(0)
+                if bind.kind == "unix":
+                    self._uds_files.append((bind.path, os.stat(bind.path).st_ino))
+            for sock in self.sockets:
+                try:
+                    sock.listen(self.limits.backlog)
+                except OSError as exc:
+                    raise OSError(exc.errno, f"{exc.strerror}: {listeners.describe(sock)}"
+                                  ) from None
+                listeners.prepare(sock)
+        except BaseException:
+            self.close_sockets()
+            raise
+        tcp = [s for s in self.sockets if s.family != socket.AF_UNIX]
+        if tcp:
+            self.host, self.port = tcp[0].getsockname()[:2]
+        return self.sockets
+
+    def close_sockets(self) -> None:
+        """Close the listening sockets not yet handed to the engine, and
+        remove the Unix socket files this server made."""
+        for sock in self.sockets:
+            sock.close()
+        self.sockets = []
+        for path, inode in self._uds_files:
+            listeners.remove_uds(path, inode)
+        self._uds_files = []
 
     def listen(self) -> None:
         """Bind and listen now, so that ``port`` and ``url`` are known
@@ -90,42 +172,26 @@ class Server:
             raise RuntimeError(_STOPPED)
         if self._loop is not None:
             return
-        sock = self._sock
-        if sock is None:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_STREAM,
-                flags=socket.AI_PASSIVE)[0]
-            sock = socket.socket(family, kind, proto)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(address)
-            except BaseException as exc:
-                sock.close()
-                _name_the_address(exc, self.host, self.port)
-                raise
+        sockets = self.open_sockets()
+        self.addresses = [listeners.describe(sock) for sock in sockets]
         try:
-            try:
-                sock.listen(self.limits.backlog)
-            except OSError as exc:
-                _name_the_address(exc, self.host, self.port)
-                raise
-            # Accepted sockets inherit TCP_NODELAY: a response's last segment
-            # must not wait for the client's delayed ACK.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.setblocking(False)
-            self.host, self.port = sock.getsockname()[:2]
-            self._loop = Loop(sock.fileno(), self.app.engine_routes(),
+            self._loop = Loop([sock.fileno() for sock in sockets], self.app.engine_routes(),
                               self.app.dispatch, self.limits, logger,
-                              self.shutdown_timeout, self.app.inline_handlers())
+                              self.shutdown_timeout, self.app.inline_handlers(),
+                              **self._engine_options)
         except BaseException:
-            sock.close()
+            self.close_sockets()
             raise
-        sock.detach()                   # the loop owns the descriptor now
-        self._sock = None
+        for sock in sockets:
+            sock.detach()               # the loop owns the descriptors now
+        self.sockets = []
 
     @property
     def url(self) -> str:
-        """``http://host:port/`` of the listening socket."""
+        """``http://host:port/`` of the (first TCP) listening socket, or
+        ``unix:PATH`` when it listens on a Unix socket only."""
+        if self.addresses and not any(a[0].isdigit() or a[0] == "[" for a in self.addresses):
+            return self.addresses[0]
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
 
@@ -145,6 +211,9 @@ class Server:
 
     def start(self) -> Server:
         """Listen, then serve in a daemon thread; returns at once."""
+        if self.workers is not None:
+            raise RuntimeError("a Server with workers serves with serve_forever(), "
+                               "in the main thread")
         self._claim()
         self.listen()
         self._thread = threading.Thread(
@@ -160,7 +229,11 @@ class Server:
             self.error = exc
             logger.exception("the server loop failed")
         finally:
-            self._done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        self.close_sockets()
+        self._done.set()
 
     def stop(self, timeout: float | None = None) -> bool:
         """Stop gracefully: close the listening socket, finish the requests
@@ -191,11 +264,29 @@ class Server:
 
     # -- in this thread -----------------------------------------------------
 
+    def begin_drain(self, timeout: float | None = None, backlog: bool = True) -> None:
+        """Begin a graceful stop and return at once: the path SIGTERM takes,
+        in a single process and in each worker. The listeners close (with
+        `backlog`, after taking in the connections waiting there; a retiring
+        worker leaves them to the others), requests already read are
+        answered, idle connections close, within `timeout` seconds (default:
+        shutdown_timeout)."""
+        assert self._loop is not None
+        self.stopping = True
+        self._loop.request_stop(self.shutdown_timeout if timeout is None else timeout,
+                                backlog)
+
     def serve_forever(self, ready: Callable[[], object] | None = None) -> None:
         """Serve in the calling thread until :meth:`stop` is called from
         another thread, or, in the main thread, until SIGINT or SIGTERM
         (a second one stops at once). `ready` is called once the socket
-        listens and the signal handlers are in place."""
+        listens and the signal handlers are in place. With `workers`, the
+        calling process becomes their master (fastcore.supervisor) and
+        returns once they have all stopped."""
+        if self.workers is not None:
+            from fastcore.supervisor import Supervisor
+            Supervisor(self, self.supervision).run(ready)
+            return
         self._claim()
         self.listen()
         assert self._loop is not None
@@ -206,16 +297,22 @@ class Server:
         def on_signal(number: int, frame: Any) -> None:
             nonlocal signals
             signals += 1
-            loop.request_stop(self.shutdown_timeout if signals == 1 else 0.0)
+            action = self._signal_actions.get(number, "graceful")
+            if signals > 1 or action == "fast":
+                loop.request_stop(0.0)
+            else:
+                sdnotify.notify("STOPPING=1")
+                self.begin_drain(backlog=action != "retire")
 
         if threading.current_thread() is threading.main_thread():
-            for number in (signal.SIGINT, signal.SIGTERM):
+            for number in self._signal_actions:
                 previous[number] = signal.signal(number, on_signal)
         try:
             if ready is not None:
                 ready()
+            sdnotify.notify("READY=1")
             loop.run()
         finally:
-            self._done.set()
+            self._finish()
             for number, handler in previous.items():
                 signal.signal(number, handler)

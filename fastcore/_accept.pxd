@@ -1,0 +1,20 @@
+cdef class Acceptor:
+    # The listening sockets of one loop and taking connections from them:
+    # accept4 in batches, pausing when out of descriptors or connection
+    # slots, closing them when the drain begins. A worker may listen on
+    # several (one per --bind); with `exclusive` they are shared with other
+    # workers' loops and registered with EPOLLEXCLUSIVE.
+    cdef:
+        Loop loop
+        list fds                      # the listening descriptors, owned
+        bint exclusive                # shared with other processes' loops
+        int batch                     # connections per readiness event
+        readonly bint accepting       # fds are in the loop's epoll set
+        double resume_at              # when to retry accept after EMFILE
+        double warned                 # when that was last logged
+
+    cdef int ready(self, Py_ssize_t index, bint everything=*) except -1
+    cdef int ready_all(self) except -1
+    cdef int pause(self, double retry_at) except -1
+    cdef int resume(self) except -1
+    cdef int close(self) except -1

@@ -1,0 +1,104 @@
+# Accepting: the listening descriptors of one loop. Their epoll data is
+# EV_LISTENER + their index (a connection's is its address, never that
+# small). Shared by several worker processes (the default with workers),
+# each descriptor is registered with EPOLLEXCLUSIVE, so that a connection
+# wakes one worker instead of all of them (epoll_ctl(2), Linux 4.5), and a
+# worker takes a few connections per wake-up, not the whole backlog, so
+# that they spread over the workers.
+
+
+@cython.final
+cdef class Acceptor:
+
+    def __cinit__(self, Loop loop, list fds, bint exclusive):
+        if len(fds) > MAX_LISTENERS:
+            raise ValueError(f"at most {MAX_LISTENERS} listening sockets")
+        self.loop = loop
+        self.fds = fds
+        self.exclusive = exclusive
+        self.batch = SHARED_ACCEPT_BATCH if exclusive else ACCEPT_BATCH
+        self.resume_at = INFINITY
+        self.warned = -INFINITY
+
+    def __dealloc__(self):
+        for fd in self.fds or ():
+            close(<int>fd)
+
+    cdef int ready(self, Py_ssize_t index, bint everything=False) except -1:
+        # Accept up to `batch` connections from one listener, or with
+        # `everything` the whole backlog regardless of the cap (when
+        # stopping: those clients connected before the listener closed).
+        cdef Loop loop = self.loop
+        cdef sockaddr_storage addr
+        cdef socklen_t addrlen
+        cdef int fd, err, outcome, accepted = 0
+        cdef int listen_fd
+        if index >= len(self.fds):
+            return 0                    # closed earlier in this batch of events
+        listen_fd = <int>self.fds[index]
+        while everything or accepted < self.batch:
+            if loop.n_conns >= loop.limits.max_connections and not everything:
+                # Leave the rest in the backlog until a connection closes.
+                return self.pause(INFINITY)
+            addrlen = sizeof(addr)
+            fd = accept4(listen_fd, <sockaddr*>&addr, &addrlen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC)
+            if fd < 0:
+                err = errno
+                outcome = io_outcome(err)
+                if outcome == IO_AGAIN:
+                    return 0
+                if outcome == IO_RETRY or err == ECONNABORTED or err == EPROTO:
+                    continue
+                # EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or
+                # memory. Stop listening instead of spinning on a socket
+                # that stays readable; retry when a connection closes or
+                # after a pause. Warn once a minute at most.
+                if loop.now - self.warned >= 60.0:
+                    self.warned = loop.now
+                    loop.logger.warning(
+                        "accept4 failed (%s); pausing accepts until a "
+                        "descriptor frees", os_strerror(err))
+                return self.pause(loop.now + 0.1)
+            loop.add_conn(fd, &addr)
+            accepted += 1
+        return 0
+
+    cdef int ready_all(self) except -1:
+        cdef Py_ssize_t index
+        for index in range(len(self.fds)):
+            self.ready(index, True)
+        return 0
+
+    cdef int pause(self, double retry_at) except -1:
+        self.resume_at = retry_at
+        if self.accepting:
+            for fd in self.fds:
+                epoll_ctl(self.loop.epfd, EPOLL_CTL_DEL, <int>fd, NULL)
+            self.accepting = False
+        return 0
+
+    cdef int resume(self) except -1:
+        cdef epoll_event event
+        cdef Py_ssize_t index
+        self.resume_at = INFINITY
+        if self.accepting or not self.fds or self.loop.draining:
+            return 0
+        for index in range(len(self.fds)):
+            # EPOLLEXCLUSIVE cannot be changed with EPOLL_CTL_MOD: a pause
+            # deletes the registration and a resume adds it again.
+            event.events = EPOLLIN | (EPOLLEXCLUSIVE if self.exclusive else 0)
+            event.data.u64 = EV_LISTENER + index
+            if epoll_ctl(self.loop.epfd, EPOLL_CTL_ADD, <int>self.fds[index], &event) < 0:
+                raise OSError(errno, "epoll_ctl")
+        self.accepting = True
+        return 0
+
+    cdef int close(self) except -1:
+        # This process's descriptors only: other workers sharing the same
+        # sockets go on accepting from them.
+        self.pause(INFINITY)
+        fds, self.fds = self.fds, []
+        for fd in fds:
+            close(<int>fd)
+        return 0
