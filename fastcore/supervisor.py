@@ -181,6 +181,9 @@ class Supervisor:
             if self.target > 1:
                 self.target -= 1
                 logger.info("master %d: SIGTTOU, %d workers", os.getpid(), self.target)
+            else:
+                logger.info("master %d: SIGTTOU ignored: one worker is the fewest",
+                            os.getpid())
 
     # -- workers ---------------------------------------------------------------
 
