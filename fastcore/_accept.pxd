@@ -8,12 +8,12 @@ cdef class Acceptor:
         Loop loop
         list fds                      # the listening descriptors, owned
         bint exclusive                # shared with other processes' loops
-        int batch                     # connections per readiness event
         readonly bint accepting       # fds are in the loop's epoll set
         double resume_at              # when to retry accept after EMFILE
         double warned                 # when that was last logged
 
     cdef int ready(self, Py_ssize_t index, bint everything=*) except -1
+    cdef int requeue(self, Py_ssize_t index) except -1
     cdef int ready_all(self) except -1
     cdef int pause(self, double retry_at) except -1
     cdef int resume(self) except -1

@@ -3,8 +3,11 @@
 # small). Shared by several worker processes (the default with workers),
 # each descriptor is registered with EPOLLEXCLUSIVE, so that a connection
 # wakes one worker instead of all of them (epoll_ctl(2), Linux 4.5), and a
-# worker takes a few connections per wake-up, not the whole backlog, so
-# that they spread over the workers.
+# worker takes one connection per wake-up, not the whole backlog, then
+# registers the socket again: that moves its loop to the end of the
+# socket's queue of exclusive waiters, which the kernel wakes from the
+# front, so that the next connection goes to the next idle worker (without
+# it, the first worker to register takes most of a burst).
 
 
 @cython.final
@@ -16,7 +19,6 @@ cdef class Acceptor:
         self.loop = loop
         self.fds = fds
         self.exclusive = exclusive
-        self.batch = SHARED_ACCEPT_BATCH if exclusive else ACCEPT_BATCH
         self.resume_at = INFINITY
         self.warned = -INFINITY
 
@@ -25,7 +27,8 @@ cdef class Acceptor:
             close(<int>fd)
 
     cdef int ready(self, Py_ssize_t index, bint everything=False) except -1:
-        # Accept up to `batch` connections from one listener, or with
+        # Accept up to ACCEPT_BATCH connections from one listener (one when
+        # shared), or with
         # `everything` the whole backlog regardless of the cap (when
         # stopping: those clients connected before the listener closed).
         cdef Loop loop = self.loop
@@ -36,7 +39,7 @@ cdef class Acceptor:
         if index >= len(self.fds):
             return 0                    # closed earlier in this batch of events
         listen_fd = <int>self.fds[index]
-        while everything or accepted < self.batch:
+        while everything or accepted < ACCEPT_BATCH:
             if loop.n_conns >= loop.limits.max_connections and not everything:
                 # Leave the rest in the backlog until a connection closes.
                 return self.pause(INFINITY)
@@ -62,6 +65,19 @@ cdef class Acceptor:
                 return self.pause(loop.now + 0.1)
             loop.add_conn(fd, &addr)
             accepted += 1
+            if self.exclusive and not everything:
+                return self.requeue(index)
+        return 0
+
+    cdef int requeue(self, Py_ssize_t index) except -1:
+        # To the back of the queue of workers waiting on this socket.
+        cdef epoll_event event
+        cdef int fd = <int>self.fds[index]
+        event.events = EPOLLIN | EPOLLEXCLUSIVE
+        event.data.u64 = EV_LISTENER + index
+        epoll_ctl(self.loop.epfd, EPOLL_CTL_DEL, fd, NULL)
+        if epoll_ctl(self.loop.epfd, EPOLL_CTL_ADD, fd, &event) < 0:
+            raise OSError(errno, "epoll_ctl")
         return 0
 
     cdef int ready_all(self) except -1:

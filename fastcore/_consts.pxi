@@ -9,10 +9,6 @@ cdef enum:
     # Connections accepted per readiness event of the listening socket, so a
     # connection flood cannot starve the connections already open.
     ACCEPT_BATCH = 128
-    # The same when the listeners are shared by several worker processes:
-    # nginx's multi_accept off takes one; a few keep a busy worker from
-    # taking a burst that others, idle, would have served.
-    SHARED_ACCEPT_BATCH = 4
     # Listening sockets one loop serves (one per --bind).
     MAX_LISTENERS = 64
     # Response bodies up to this size are copied next to their headers and
