@@ -115,7 +115,7 @@ class Server:
         # what each stop signal does.
         self._engine_options: dict[str, Any] = {}
         self._signal_actions: dict[int, str] = {
-            signal.SIGINT: "graceful", signal.SIGTERM: "graceful"}
+            signal.SIGINT: "graceful", signal.SIGTERM: "graceful", signal.SIGQUIT: "fast"}
         self._loop: Loop | None = None
         self.addresses: list[str] = []
         self._thread: threading.Thread | None = None
@@ -279,7 +279,7 @@ class Server:
     def serve_forever(self, ready: Callable[[], object] | None = None) -> None:
         """Serve in the calling thread until :meth:`stop` is called from
         another thread, or, in the main thread, until SIGINT or SIGTERM
-        (a second one stops at once). `ready` is called once the socket
+        (a second one stops at once) or SIGQUIT (at once). `ready` is called once the socket
         listens and the signal handlers are in place. With `workers`, the
         calling process becomes their master (fastcore.supervisor) and
         returns once they have all stopped."""
