@@ -113,20 +113,25 @@ class Loop:
 
     def __init__(
         self,
-        listen_fd: int,
+        listen_fds: int | list[int],
         routes: dict[bytes, dict[bytes, _Handler]],
         fallback: _Handler,
         limits: Limits,
         logger: logging.Logger,
         stop_timeout: float = ...,
         inline: Iterable[_Handler] = ...,
+        *,
+        shared: bool = ...,
+        heartbeat: memoryview | bytearray | None = ...,
+        max_requests: int = ...,
     ) -> None: ...
     def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:
         """Serve a connected non-blocking stream socket as if accepted; the
         loop owns `fd` from here on. Safe from any thread."""
-    def request_stop(self, timeout: float | None = None) -> None:
+    def request_stop(self, timeout: float | None = None, backlog: bool = True) -> None:
         """Begin a graceful stop; safe from any thread, from signal handlers
-        and from a handler."""
+        and from a handler. With `backlog` false the listen backlog is left
+        to the other workers sharing the sockets."""
     def in_loop_thread(self) -> bool:
         """Whether the calling thread is the one running this loop."""
     def run(self) -> None:
@@ -137,6 +142,9 @@ class Loop:
         """The number of open client connections."""
     @property
     def n_conns(self) -> int: ...
+    @property
+    def requests(self) -> int:
+        """Requests read so far."""
     @property
     def routes(self) -> dict[bytes, dict[bytes, _Handler]]: ...
     @property

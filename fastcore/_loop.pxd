@@ -2,7 +2,7 @@ cdef class Loop:
     cdef:
         int epfd
         int wake_fd
-        readonly Acceptor acceptor    # the listening sockets
+        Acceptor acceptor             # the listening sockets
         char* rbuf                    # one receive buffer for every connection
         set conns
         list graveyard                # closed during this batch of events
