@@ -7,7 +7,26 @@
 # registers the socket again: that moves its loop to the end of the
 # socket's queue of exclusive waiters, which the kernel wakes from the
 # front, so that the next connection goes to the next idle worker (without
-# it, the first worker to register takes most of a burst).
+# it, the first worker to register takes most of a burst). And before
+# each epoll_wait a worker that holds clearly more connections than the
+# least busy of the others (their slots of the master's board) takes its
+# sockets out of its epoll set until that is no longer so: on a machine
+# with fewer cores than workers, the worker that is running would
+# otherwise take every connection before the others get a CPU. The least
+# busy worker always stays registered. A worker stepping aside may have
+# taken the kernel's wake-up for connections still in the backlog: it
+# kicks the least busy worker (a flag in its slot and SIGURG, which
+# interrupts its epoll_wait), which registers its sockets again, and the
+# registration finds them readable.
+
+BOARD_SLOT_SIZE = sizeof(board_slot)     # for fastcore.supervisor to check its layout
+
+# Seconds: a worker that is neither waiting for connections nor has ticked
+# this recently is busy (a long handler) and does not count as the least
+# busy; nor does a slot not updated for STALE_SLOT (a worker stopped or
+# killed, not reaped yet: an idle loop ticks at least once a second).
+cdef double BUSY_AFTER = 0.05
+cdef double STALE_SLOT = 2.5
 
 
 @cython.final
@@ -69,6 +88,49 @@ cdef class Acceptor:
                 return self.requeue(index)
         return 0
 
+    cdef int rebalance(self) except -1:
+        # Before epoll_wait, with shared sockets: stand aside while busier
+        # than another worker by more than 1 + 1/8 of its connections.
+        cdef Loop loop = self.loop
+        cdef board_slot* slot
+        cdef long long i, n = loop.n_slots[0]
+        cdef int mine = <int>loop.n_conns
+        cdef int least = mine
+        cdef board_slot* idlest = NULL
+        cdef double age
+        for i in range(n):
+            slot = &loop.slots[i]
+            if slot == loop.me or slot.beat <= 0:
+                continue
+            age = loop.now - slot.beat
+            if (slot.waiting and age < STALE_SLOT) or age < BUSY_AFTER:
+                if slot.conns < least:
+                    least = slot.conns
+                    idlest = slot if slot.waiting else NULL
+        if mine > least + 1 + least // 8:
+            if self.accepting:
+                self.pause(self.resume_at)
+                self.standing_aside = True
+                if idlest is not NULL and idlest.pid > 0:
+                    idlest.kick = 1
+                    kill(idlest.pid, SIGURG)
+        elif self.standing_aside:
+            self.standing_aside = False
+            self.resume()
+        return 0
+
+    cdef int requeue_all(self) except -1:
+        # Kicked by a worker that stepped aside: the least busy, it takes
+        # its place.
+        cdef Py_ssize_t index
+        if self.standing_aside:
+            self.standing_aside = False
+            return self.resume()
+        if self.accepting:
+            for index in range(len(self.fds)):
+                self.requeue(index)
+        return 0
+
     cdef int requeue(self, Py_ssize_t index) except -1:
         # To the back of the queue of workers waiting on this socket.
         cdef epoll_event event
@@ -98,7 +160,7 @@ cdef class Acceptor:
         cdef epoll_event event
         cdef Py_ssize_t index
         self.resume_at = INFINITY
-        if self.accepting or not self.fds or self.loop.draining:
+        if self.accepting or self.standing_aside or not self.fds or self.loop.draining:
             return 0
         for index in range(len(self.fds)):
             # EPOLLEXCLUSIVE cannot be changed with EPOLL_CTL_MOD: a pause

@@ -11,6 +11,8 @@ cdef enum:
     ACCEPT_BATCH = 128
     # Listening sockets one loop serves (one per --bind).
     MAX_LISTENERS = 64
+    # The shared board of a master and its workers: a header, then slots.
+    BOARD_HEADER = 16
     # Response bodies up to this size are copied next to their headers and
     # leave in one send; larger ones are queued as they are and go out with
     # sendmsg(2) beside the headers, never copied.

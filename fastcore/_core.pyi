@@ -106,6 +106,8 @@ class Request:
 
 _Handler = Callable[[Any], Any]
 
+BOARD_SLOT_SIZE: int
+
 @final
 class Loop:
     """The engine behind a Server: call run() in the thread that serves, and
@@ -122,7 +124,8 @@ class Loop:
         inline: Iterable[_Handler] = ...,
         *,
         shared: bool = ...,
-        heartbeat: memoryview | bytearray | None = ...,
+        board: memoryview | bytearray | None = ...,
+        slot: int = ...,
         max_requests: int = ...,
     ) -> None: ...
     def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:

@@ -28,8 +28,10 @@ cdef class Loop:
         bint take_backlog             # the drain accepts what waits in the backlog
         readonly Py_ssize_t requests  # requests read so far
         Py_ssize_t max_requests       # then the loop stops by itself (0: never)
-        Py_buffer beat_buffer         # a worker's heartbeat slot, shared with its master
-        double* beat                  # in it: self.now at every tick (NULL: none)
+        Py_buffer board_buffer        # a worker's view of its master's board
+        board_slot* slots             # the board's slots (NULL: not a worker)
+        long long* n_slots            # how many are in use (the board's header)
+        board_slot* me                # this loop's slot, written at every tick
         object woken                  # deque of StreamBody and Job, from other threads
         bint wake_pending             # wake_fd has been written, not yet read
 

@@ -39,25 +39,31 @@ cdef class Loop:
 
     def __init__(self, listen_fds, dict routes, object fallback, limits,
                  logger, double stop_timeout=10.0, inline=(), *,
-                 bint shared=False, heartbeat=None, Py_ssize_t max_requests=0):
+                 bint shared=False, board=None, Py_ssize_t slot=-1,
+                 Py_ssize_t max_requests=0):
         # listen_fds: a listening descriptor or a list of them (-1 or an
         # empty list: none, for the test client), owned by the loop from
         # here on. `shared`: other processes' loops accept from the same
-        # sockets. `heartbeat`: a writable buffer of 8 bytes where the loop
-        # keeps the time of its last tick (CLOCK_MONOTONIC), for a master
-        # to tell a stuck worker. `max_requests`: stop gracefully after
-        # that many requests (0: never).
+        # sockets. `board`: the master's shared memory (see board_slot),
+        # where slot number `slot` is this loop's: it keeps there the time
+        # of its last tick (for the master to tell a stuck worker), its
+        # connections, and whether it waits for connections (for the other
+        # workers' Acceptors). `max_requests`: stop gracefully after that
+        # many requests (0: never).
         cdef epoll_event event
         if isinstance(listen_fds, int):
             listen_fds = [] if listen_fds < 0 else [listen_fds]
         self.acceptor = Acceptor.__new__(Acceptor, self, list(listen_fds), shared)
         self.max_requests = max_requests
-        if heartbeat is not None:
-            PyObject_GetBuffer(heartbeat, &self.beat_buffer, PyBUF_WRITABLE)
-            if self.beat_buffer.len < <Py_ssize_t>sizeof(double):
-                PyBuffer_Release(&self.beat_buffer)
-                raise ValueError("a heartbeat buffer holds at least 8 bytes")
-            self.beat = <double*>self.beat_buffer.buf
+        if board is not None:
+            PyObject_GetBuffer(board, &self.board_buffer, PyBUF_WRITABLE)
+            if not 0 <= slot < (self.board_buffer.len - BOARD_HEADER) // sizeof(board_slot):
+                PyBuffer_Release(&self.board_buffer)
+                raise ValueError(f"slot {slot} is not on the board")
+            self.n_slots = <long long*>self.board_buffer.buf
+            self.slots = <board_slot*>(<char*>self.board_buffer.buf + BOARD_HEADER)
+            self.me = &self.slots[slot]
+            self.me.pid = getpid()
         self.dispatcher = Dispatcher.__new__(Dispatcher, self, routes, fallback,
                                              frozenset(inline))
         self.logger = logger
@@ -95,9 +101,9 @@ cdef class Loop:
             (<Conn>conn).close()
         self.close_descriptors()
         PyMem_Free(self.rbuf)
-        if self.beat is not NULL:
-            self.beat = NULL
-            PyBuffer_Release(&self.beat_buffer)
+        if self.slots is not NULL:
+            self.slots = self.me = NULL
+            PyBuffer_Release(&self.board_buffer)
 
     cdef void close_descriptors(self):
         # The loop's own descriptors, once it has stopped. request_stop()
@@ -205,8 +211,18 @@ cdef class Loop:
                 timeout_ms = <int>((wake_at - self.now) * 1000) + 1
                 if timeout_ms < 0:
                     timeout_ms = 0
+                if self.me is not NULL:
+                    if self.acceptor.exclusive and not self.draining:
+                        self.acceptor.rebalance()
+                    self.me.conns = <int>self.n_conns
+                    self.me.waiting = not self.draining
                 with nogil:
                     n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms)
+                if self.me is not NULL:
+                    self.me.waiting = 0
+                    if self.me.kick:
+                        self.me.kick = 0
+                        self.acceptor.requeue_all()
                 if n < 0:
                     if errno != EINTR:
                         raise OSError(errno, "epoll_wait")
@@ -259,8 +275,9 @@ cdef class Loop:
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
         self.now = ts.tv_sec + ts.tv_nsec * 1e-9
         refresh_date()
-        if self.beat is not NULL:
-            self.beat[0] = self.now
+        if self.me is not NULL:
+            self.me.beat = self.now
+            self.me.conns = <int>self.n_conns
         return 0
 
     cdef int on_event(self, Conn conn, unsigned int events) except -1:

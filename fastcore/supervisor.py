@@ -11,7 +11,9 @@ Signals to the master:
 
 A worker tells the master it is alive through its slot of a shared memory
 board: its loop writes the time of every tick there (CLOCK_MONOTONIC, the
-clock of time.monotonic()), at least once a second even when idle. A slot
+clock of time.monotonic()), at least once a second even when idle. (Its
+connection count and whether it waits for connections are there too: the
+workers read each other's to spread connections, see fastcore/_accept.pyx.) A slot
 that has not changed for `timeout` seconds is a stuck handler: the master
 sends SIGABRT, on which faulthandler prints the worker's Python traceback,
 then SIGKILL if it is still there a second later.
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastcore import listeners, sdnotify
+from fastcore._core import BOARD_SLOT_SIZE
 
 if TYPE_CHECKING:
     from fastcore.app import App
@@ -48,7 +51,11 @@ BOOT_TRIES = 3                  # workers failing to start in a row, then give u
 WORKER_BOOT_ERROR = 3           # a worker's exit status when the app fails to load (gunicorn's)
 KILL_AFTER = 1.0                # SIGABRT, then SIGKILL this much later
 MAX_SLOTS = 1024                # workers alive at once, old and new generations
-SLOT = struct.Struct("d")
+# The board: a header (the number of slots in use), then one slot per
+# worker, laid out as _accept.pxd's board_slot: beat, conns, waiting, pid,
+# kick.
+HEADER = struct.Struct("q8x")
+SLOT = struct.Struct("diiii")
 TICK = 0.1                      # the master's own wake-ups, for the checks
 
 
@@ -107,7 +114,10 @@ class Supervisor:
                                  is None else self.options.graceful_timeout)
         self.workers: dict[int, Worker] = {}
         self.free_slots = list(range(MAX_SLOTS - 1, -1, -1))
-        self.board = mmap.mmap(-1, MAX_SLOTS * SLOT.size)     # MAP_SHARED: the workers write
+        if SLOT.size != BOARD_SLOT_SIZE:
+            raise RuntimeError("fastcore.supervisor.SLOT and the engine's board_slot differ")
+        # MAP_SHARED: the workers write in it.
+        self.board = mmap.mmap(-1, HEADER.size + MAX_SLOTS * SLOT.size)
         self.generation = 0
         self.boot_failures = 0
         self.stopping: str | None = None        # "graceful" or "fast"
@@ -195,7 +205,9 @@ class Supervisor:
     def spawn(self) -> None:
         from fastcore import worker as worker_module
         slot = self.free_slots.pop()
-        SLOT.pack_into(self.board, slot * SLOT.size, 0.0)
+        self.clear(slot)
+        in_use = HEADER.unpack_from(self.board)[0]
+        HEADER.pack_into(self.board, 0, max(in_use, slot + 1))
         max_requests = self.options.max_requests
         if max_requests:
             max_requests += random.randint(0, self.options.max_requests_jitter)
@@ -204,6 +216,13 @@ class Supervisor:
             worker_module.main(self, slot, max_requests)        # never returns
         self.workers[pid] = Worker(pid, slot, self.generation, time.monotonic())
         logger.info("worker %d started (generation %d)", pid, self.generation)
+
+    def clear(self, slot: int) -> None:
+        SLOT.pack_into(self.board, HEADER.size + slot * SLOT.size, 0.0, 0, 0, 0, 0)
+
+    def beat(self, worker: Worker) -> float:
+        """When the worker's loop last ticked (0.0: not yet)."""
+        return SLOT.unpack_from(self.board, HEADER.size + worker.slot * SLOT.size)[0]
 
     def retire(self, worker: Worker) -> None:
         # SIGUSR1: drain and exit, leaving the shared backlog to the others.
@@ -228,6 +247,7 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
+            self.clear(worker.slot)
             self.free_slots.append(worker.slot)
             how = describe_status(status)
             if self.stopping or worker.retiring:
@@ -251,7 +271,7 @@ class Supervisor:
     def check(self, now: float) -> None:
         # Readiness, stuck workers, the rolling restart's retirements.
         for worker in list(self.workers.values()):
-            beat = SLOT.unpack_from(self.board, worker.slot * SLOT.size)[0]
+            beat = self.beat(worker)
             if not worker.ready:
                 if beat > 0:
                     worker.ready = True

@@ -56,7 +56,7 @@ def _reset_signals() -> None:
 def main(master: Supervisor, slot: int, max_requests: int) -> None:
     """The child's side of the master's fork()."""
     from fastcore.server import Server
-    from fastcore.supervisor import SLOT, WORKER_BOOT_ERROR
+    from fastcore.supervisor import WORKER_BOOT_ERROR
     status = 1
     try:
         _reset_signals()
@@ -82,11 +82,12 @@ def main(master: Supervisor, slot: int, max_requests: int) -> None:
         limits = options.limits if options.limits is not None else (
             master.server.limits._asdict())
         server = Server(app, sock=sockets, shutdown_timeout=master.graceful_timeout, **limits)
-        start = slot * SLOT.size
         server._engine_options = {
             "shared": bool(master.shared) and not master.reuse_port_binds,
-            "heartbeat": memoryview(master.board)[start:start + SLOT.size],
-            "max_requests": max_requests}
+            "board": memoryview(master.board), "slot": slot, "max_requests": max_requests}
+        # Another worker's kick (see fastcore/_accept.pyx): interrupting
+        # epoll_wait is all it takes.
+        signal.signal(signal.SIGURG, lambda number, frame: None)
         server._signal_actions = {signal.SIGTERM: "graceful", signal.SIGUSR1: "retire",
                                   signal.SIGQUIT: "fast"}
         server.serve_forever()
