@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import os
 import socket
+import struct
+import threading
+import time
 
-__all__ = ["notify", "watchdog_interval"]
+__all__ = ["notify", "watchdog_interval", "Watchdog"]
+
+# A board of one slot (see fastcore.supervisor): its header, then the
+# slot's first field, the loop's last tick.
+BOARD_SIZE = 16 + 24
+BEAT = struct.Struct("d")
 
 
 def notify(state: str, environ: dict[str, str] | None = None) -> bool:
@@ -38,3 +46,26 @@ def watchdog_interval(environ: dict[str, str] | None = None) -> float | None:
     if pid and (not pid.isdigit() or int(pid) != os.getpid()):
         return None
     return int(usec) / 2e6
+
+
+class Watchdog(threading.Thread):
+    """WATCHDOG=1 every watchdog_interval() while the loop that writes
+    `board` ticks (a single process; a master sends it itself): a loop
+    stuck in a handler stops it, and systemd restarts the service."""
+
+    def __init__(self, board: bytearray) -> None:
+        super().__init__(name="fastcore:watchdog", daemon=True)
+        self.board = board
+        self.interval = watchdog_interval() or 1.0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        # An idle loop ticks at least once a second.
+        fresh = max(2 * self.interval, 1.5)
+        while not self.stopped.wait(self.interval):
+            if time.monotonic() - BEAT.unpack_from(self.board, 16)[0] < fresh:
+                notify("WATCHDOG=1")
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join()

@@ -118,6 +118,7 @@ class Server:
             signal.SIGINT: "graceful", signal.SIGTERM: "graceful", signal.SIGQUIT: "fast"}
         self._loop: Loop | None = None
         self.addresses: list[str] = []
+        self._board: bytearray | None = None
         self._thread: threading.Thread | None = None
         self._done = threading.Event()          # set when the loop has returned
         self.stopping = False                   # stop() has been asked for
@@ -174,6 +175,11 @@ class Server:
             return
         sockets = self.open_sockets()
         self.addresses = [listeners.describe(sock) for sock in sockets]
+        if "board" not in self._engine_options and sdnotify.watchdog_interval() is not None:
+            # systemd's watchdog, without a master: the loop's ticks, in a
+            # board of one slot, tell a thread whether to send WATCHDOG=1.
+            self._board = bytearray(sdnotify.BOARD_SIZE)
+            self._engine_options = {**self._engine_options, "board": self._board, "slot": 0}
         try:
             self._loop = Loop([sock.fileno() for sock in sockets], self.app.engine_routes(),
                               self.app.dispatch, self.limits, logger,
@@ -307,12 +313,18 @@ class Server:
         if threading.current_thread() is threading.main_thread():
             for number in self._signal_actions:
                 previous[number] = signal.signal(number, on_signal)
+        watchdog = None
         try:
             if ready is not None:
                 ready()
             sdnotify.notify("READY=1")
+            if self._board is not None:
+                watchdog = sdnotify.Watchdog(self._board)
+                watchdog.start()
             loop.run()
         finally:
+            if watchdog is not None:
+                watchdog.stop()
             self._finish()
             for number, handler in previous.items():
                 signal.signal(number, handler)

@@ -202,9 +202,7 @@ def test_systemd_socket_activation_and_notification(tmp_path, workers):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {"NOTIFY_SOCKET": notify.path}
-    if workers:
-        env["WATCHDOG_USEC"] = "200000"
+    env = {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"}
     master = Master(tmp_path, "run", "app:app", *workers,
                     command=[activate, "-l", f"127.0.0.1:{port}", "-E", "NOTIFY_SOCKET",
                              "-E", "WATCHDOG_USEC"], env=env)
@@ -225,8 +223,7 @@ def test_systemd_socket_activation_and_notification(tmp_path, workers):
         wait_until(answered, what="an answer on the activated socket")
         assert body.isdigit()
         notify.expect("READY=1")
-        if workers:
-            notify.expect("WATCHDOG=1")
+        notify.expect("WATCHDOG=1")
         master.signal(signal.SIGTERM)
         assert master.wait_exit() == 0
         notify.expect("STOPPING=1")
