@@ -131,6 +131,7 @@ class Supervisor:
         self.failed: str | None = None
         self.ready_callback: Callable[[], None] = lambda: None
         self.shared: list[socket.socket] = []
+        self.wake_fds: tuple[int, int] = (-1, -1)     # the signals' self-pipe
 
     # -- the sockets -----------------------------------------------------------
 
@@ -328,7 +329,7 @@ class Supervisor:
                 self.watchdog = interval
                 self.next_watchdog = time.monotonic()
         self.ready_callback = on_ready
-        wake_r, wake_w = self.install_signals()
+        wake_r, wake_w = self.wake_fds = self.install_signals()
         try:
             for _ in range(self.target):
                 self.spawn()

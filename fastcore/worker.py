@@ -60,6 +60,8 @@ def main(master: Supervisor, slot: int, max_requests: int) -> None:
     status = 1
     try:
         _reset_signals()
+        for fd in master.wake_fds:
+            os.close(fd)
         _die_with_master()
         if os.getppid() == 1:
             os._exit(1)                 # the master died before prctl

@@ -215,7 +215,11 @@ def test_256_connections_spread_over_4_workers(tmp_path, mode):
             counts[pid] = counts.get(pid, 0) + 1
         print(f"connections per worker ({mode or 'shared'}): {sorted(counts.values())}")
         assert len(counts) == 4
-        assert max(counts.values()) <= 1.5 * min(counts.values()), counts
+        # The shared socket meets the 1.5x by design. SO_REUSEPORT
+        # hashes each connection: a uniform hash of 256 connections over 4
+        # sockets is beyond 1.5x one time in ten, beyond 2.25x one in 25,000.
+        bound = 2.25 if mode else 1.5
+        assert max(counts.values()) <= bound * min(counts.values()), counts
 
 
 def test_a_crash_loop_at_import_stops_the_master_with_status_1(tmp_path):
