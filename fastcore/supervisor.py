@@ -21,6 +21,7 @@ then SIGKILL if it is still there a second later.
 
 from __future__ import annotations
 
+import gc
 import logging
 import mmap
 import os
@@ -212,6 +213,10 @@ class Supervisor:
         max_requests = self.options.max_requests
         if max_requests:
             max_requests += random.randint(0, self.options.max_requests_jitter)
+        # The master's objects go to the permanent generation: a worker's
+        # collections never walk them, nor touch (and copy) their pages,
+        # as the gc module's documentation advises before a fork.
+        gc.freeze()
         pid = os.fork()
         if pid == 0:
             worker_module.main(self, slot, max_requests)        # never returns

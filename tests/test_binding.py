@@ -231,3 +231,30 @@ def test_systemd_socket_activation_and_notification(tmp_path, workers):
     finally:
         master.stop()
         notify.sock.close()
+
+
+def test_the_watchdog_stops_while_the_loop_is_stuck(tmp_path):
+    # One process, no master: WATCHDOG=1 only while the loop ticks, so that
+    # systemd restarts a server stuck in a handler.
+    notify = NotifySocket(str(tmp_path / "notify"))
+    env = {"NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"}
+    with Master(tmp_path, "run", "app:app", "--port", "0", env=env) as master:
+        notify.expect("READY=1")
+        notify.expect("WATCHDOG=1")
+        stuck = socket.create_connection(("127.0.0.1", master.port))
+        stuck.sendall(request_bytes("GET", "/stuck"))
+        # The last tick is at most 1.5 s old when the thread stops pinging
+        # (an idle loop ticks once a second or more); then nothing comes.
+        notify.received.clear()
+        deadline = time.monotonic() + 1.6
+        while (left := deadline - time.monotonic()) > 0:
+            notify.sock.settimeout(left)
+            try:
+                notify.received.append(notify.sock.recv(4096).decode())
+            except TimeoutError:
+                break
+        notify.sock.settimeout(1.0)
+        with pytest.raises(TimeoutError):
+            print("after the loop stuck:", notify.sock.recv(4096))
+        stuck.close()
+    notify.sock.close()

@@ -302,3 +302,14 @@ def test_server_with_workers_is_refused_in_a_threaded_process():
     finally:
         stop.set()
         thread.join()
+
+
+def test_static_with_workers(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<h1>static</h1>")
+    with Master(tmp_path, "static", str(site), "-w", "2", "--port", "0") as master:
+        wait_until(lambda: len(master.workers()) == 2, what="two workers")
+        with RawClient(master.port) as client:
+            client.send(request_bytes("GET", "/"))
+            assert client.response().body == b"<h1>static</h1>"
