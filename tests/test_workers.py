@@ -313,3 +313,24 @@ def test_static_with_workers(tmp_path):
         with RawClient(master.port) as client:
             client.send(request_bytes("GET", "/"))
             assert client.response().body == b"<h1>static</h1>"
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGQUIT])
+def test_int_and_quit_stop_at_once(tmp_path, number):
+    with Master(tmp_path, "run", "app:app", "-w", "2", "--port", "0",
+                "--graceful-timeout", "30") as master:
+        pids = serving_pids(master, 2)
+        # A request in a handler for 60 s: a graceful stop would wait 30 s.
+        client = RawClient(master.port)
+        client.send(request_bytes("GET", "/stuck"))
+        wait_until(lambda: any((tmp_path / f"stuck-{pid}").exists() for pid in pids),
+                   what="the request in its handler")
+        stopped_at = time.monotonic()
+        master.signal(number)
+        assert master.wait_exit() == 0
+        assert time.monotonic() - stopped_at < 5
+        assert client.closed()
+        client.close()
+        for pid in pids:
+            assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(
+                f"/proc/{pid}/status").read()

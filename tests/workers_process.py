@@ -30,6 +30,7 @@ APP = textwrap.dedent("""
 
     @app.route("/stuck")
     def stuck_in_a_handler(request):
+        open(f"stuck-{os.getpid()}", "w").close()       # for the test to see
         time.sleep(60)
         return "late"
 """)
