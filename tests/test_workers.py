@@ -334,3 +334,19 @@ def test_int_and_quit_stop_at_once(tmp_path, number):
         for pid in pids:
             assert not os.path.exists(f"/proc/{pid}") or "zombie" in open(
                 f"/proc/{pid}/status").read()
+
+
+def test_workers_exit_when_the_master_is_killed(tmp_path):
+    with Master(tmp_path, "run", "app:app", "-w", "2", "--port", "0") as master:
+        pids = serving_pids(master, 2)
+        master.proc.kill()
+        master.wait_exit()
+
+        def gone(pid: int) -> bool:
+            try:
+                with open(f"/proc/{pid}/status") as status:
+                    return "zombie" in status.read()
+            except FileNotFoundError:
+                return True
+        # PR_SET_PDEATHSIG: the kernel sends each worker SIGTERM.
+        wait_until(lambda: all(gone(pid) for pid in pids), what="the orphaned workers to exit")
