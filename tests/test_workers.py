@@ -73,6 +73,11 @@ def test_a_killed_worker_is_replaced_and_only_its_connections_fail(tmp_path):
             wait_until(lambda: len(master.workers() - first) == 1, 2.0,
                        interval=0.005, what="a new worker")
             new = (master.workers() - first).pop()
+            # ... and accepts: it holds the fewest connections, so new
+            # connections go to it.
+            wait_until(lambda: new in answered_by(master.port, 8),
+                       max(0.0, killed_at + 2.0 - time.monotonic()), interval=0.0,
+                       what="the new worker to accept within 2 s")
             load.wait_answers(500)
         finally:
             load.stop()
