@@ -11,6 +11,7 @@ include "_limits.pxd"
 
 cdef class Loop
 cdef class Conn
+cdef class Acceptor
 
 include "_files.pxd"
 include "_request.pxd"
@@ -22,4 +23,5 @@ include "_pool.pxd"
 include "_dispatch.pxd"
 include "_reader.pxd"
 include "_conn.pxd"
+include "_accept.pxd"
 include "_loop.pxd"
