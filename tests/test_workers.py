@@ -355,3 +355,25 @@ def test_workers_exit_when_the_master_is_killed(tmp_path):
                 return True
         # PR_SET_PDEATHSIG: the kernel sends each worker SIGTERM.
         wait_until(lambda: all(gone(pid) for pid in pids), what="the orphaned workers to exit")
+
+
+def test_workers_answer_health_and_log_access_lines_with_their_pid(tmp_path):
+    # The health, readiness and access-log options reach every worker's
+    # Server; each access line says which worker wrote it.
+    with Master(tmp_path, "run", "app:app", "-w", "2", "--port", "0",
+                "--health-path", "/healthz", "--ready-path", "/readyz",
+                "--access-log") as master:
+        pids = serving_pids(master, 2)
+        for path, body in (("/healthz", b"ok\n"), ("/readyz", b"ok\n")):
+            with RawClient(master.port) as client:
+                client.send(request_bytes("GET", path))
+                response = client.response()
+            assert (response.status, response.body) == (200, body)
+        lines = []
+
+        def logged() -> bool:
+            lines[:] = [line for line in master.log().splitlines() if '"GET /healthz ' in line]
+            return bool(lines)
+        wait_until(logged, WAIT, what="the access line of /healthz")
+        assert int(lines[0].split("]", 1)[0].lstrip("[")) in pids
+        assert '" 200 3 ' in lines[0]
