@@ -18,6 +18,11 @@ cdef class Conn:
         self.reader = Reader.__new__(Reader, loop)
         self.output = Output.__new__(Output, fd)
         self.kernel_queued = -1
+        self.peer_trusted = -1
+        if loop.proxy_protocol:
+            # The header must come within the header timeout of the accept.
+            self.preface = ProxyPreface.__new__(
+                ProxyPreface, loop.proxy_protocol, loop.now + loop.limits.header_timeout)
 
     def __dealloc__(self):
         if self.fd >= 0:
@@ -41,14 +46,30 @@ cdef class Conn:
                 self._local = sockaddr_to_tuple(&addr)
         return self._local
 
+    cdef object peer_host(self):
+        # The peer's address as text; None for a Unix-socket peer.
+        cdef object client = self.client
+        return None if client is None else client[0]
+
+    cdef bint trusts_peer(self) except -1:
+        # Whether this peer's X-Forwarded-* and Forwarded are believed:
+        # asked once per connection, when a request's client, scheme or
+        # host is first read (the peer is the PROXY header's source if any).
+        if self.peer_trusted < 0:
+            self.peer_trusted = self.peer_host() in self.loop.proxy.forwarded_allow_ips
+        return self.peer_trusted
+
     # -- reading ------------------------------------------------------------
 
     cdef int on_readable(self) except -1:
         cdef Loop loop = self.loop
+        cdef char* data = loop.rbuf
         cdef ssize_t n
         cdef int outcome
+        if self.preface is not None:
+            data += PP_ROOM                      # room to give back a signature's prefix
         while True:
-            n = recv(self.fd, loop.rbuf, READ_BUFFER_SIZE, 0)
+            n = recv(self.fd, data, READ_BUFFER_SIZE - (data - loop.rbuf), 0)
             if n >= 0:
                 break
             outcome = io_outcome(errno)
@@ -61,6 +82,10 @@ cdef class Conn:
             if n == 0:
                 self.close()
             return 0                             # dropped: only the close matters
+        if self.preface is not None:
+            n = self.read_preface(&data, n)
+            if n <= 0:
+                return 0                         # more to come, or closed
         if n == 0:
             if self.stream is not None:
                 # Gone in the middle of a streamed response (a client does
@@ -69,12 +94,43 @@ cdef class Conn:
                 return 0
             self.reader.on_eof()
             self.state = C_CLOSING               # it sends nothing more: no lingering
-        elif self.reader.feed(loop.rbuf, n, loop.now):
+        elif self.reader.feed(data, n, loop.now):
             self.state = C_LINGER_NEXT
         elif self.reader.phase == R_DONE and self.state == C_OPEN:
             self.state = C_CLOSING
         self.answer()
         return self.flush()
+
+    cdef Py_ssize_t read_preface(self, char** data, Py_ssize_t n) except -2:
+        # A read while the PROXY header is expected: the bytes of it that
+        # are HTTP (moving *data to them), 0 if there are none yet, -1 if
+        # the connection closed: at the end of input, or for a header that
+        # is malformed, oversize, or sent by a peer not allowed to send one.
+        cdef ProxyPreface preface = self.preface
+        cdef Py_ssize_t used
+        if n == 0:
+            self.close()
+            return -1
+        if preface.allowed < 0:
+            preface.allowed = self.peer_host() in self.loop.proxy.proxy_allow_from
+        used = preface.feed(data[0], n)
+        if used == PP_MORE:
+            return 0
+        if used == PP_FAIL:
+            self.close()
+            return -1
+        self.preface = None
+        if used == PP_PASS:
+            # No header from a peer that may not send one: plain HTTP,
+            # with the signature's prefix held back so far in front.
+            data[0] -= preface.length
+            memcpy(data[0], preface.buf, preface.length)
+            return n + preface.length
+        if preface.source is not None:
+            self._client = preface.source
+            self._local = preface.dest
+        data[0] += used
+        return n - used
 
     # -- answering ----------------------------------------------------------
 
@@ -293,6 +349,9 @@ cdef class Conn:
             return 0
         if self.stream is not None or self.jobs:
             return 0                             # a response is under way
+        if self.preface is not None and now >= self.preface.deadline:
+            self.close()                         # no PROXY header in time
+            return 0
         if self.events & EPOLLIN and now >= self.reader.deadline:
             if self.reader.on_timeout():
                 # A slow or stalled request: say so, and close without

@@ -12,6 +12,7 @@
 #   _pool.pyx      the handler threads and the jobs they run
 #   _dispatch.pyx  who answers a request, and running its handler
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
+#   _proxy_protocol.pyx  the PROXY protocol header before a connection's first request
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
 #   _loop.pyx      epoll, accepting, the sweep, stopping
 #   _wsgi.pyx      the WSGI environ of a request
@@ -25,7 +26,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeLatin1
 from libc.math cimport INFINITY
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
 from posix.stat cimport fstat, struct_stat
 
@@ -76,6 +77,7 @@ include "_response.pyx"
 include "_pool.pyx"
 include "_dispatch.pyx"
 include "_reader.pyx"
+include "_proxy_protocol.pyx"
 include "_conn.pyx"
 include "_loop.pyx"
 include "_wsgi.pyx"

@@ -39,8 +39,14 @@ cdef class Loop:
         self.wake_fd = -1
 
     def __init__(self, int listen_fd, dict routes, object fallback, limits,
-                 logger, double stop_timeout=10.0, inline=()):
+                 logger, double stop_timeout=10.0, inline=(), proxy=None):
         cdef epoll_event event
+        # `proxy`: a fastcore.proxy.ProxyConfig, or None for no proxy at all.
+        self.proxy = proxy
+        if proxy is not None:
+            self.proxy_headers = proxy.proxy_headers
+            self.proxy_protocol = {"off": 0, "v1": PP_V1, "v2": PP_V2,
+                                   "auto": PP_AUTO}[proxy.proxy_protocol]
         self.dispatcher = Dispatcher.__new__(Dispatcher, self, routes, fallback,
                                              frozenset(inline))
         self.logger = logger

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -18,6 +18,7 @@ from fastcore.limits import LimitOptions
 
 if TYPE_CHECKING:
     from fastcore.app import App
+    from fastcore.proxy import ProxyConfig
     from fastcore.wsgi import WSGIApplication
 
 __all__ = ["Server"]
@@ -51,11 +52,22 @@ class Server:
     same app may be served again). Keyword arguments
     other than `sock` override the app's limits. `sock`, a bound socket,
     replaces host and port; the server takes it over and closes it.
+
+    Behind a proxy (see fastcore.proxy): `proxy_headers` believes
+    X-Forwarded-For/-Proto/-Host and Forwarded from peers in
+    `forwarded_allow_ips` (addresses, CIDR ranges or "*"; default
+    $FORWARDED_ALLOW_IPS, else "127.0.0.1,::1"). `proxy_protocol` ("v1",
+    "v2" or "auto") expects a PROXY protocol header from peers in
+    `proxy_allow_from` (default "127.0.0.1,::1").
     """
 
     def __init__(self, app: App | WSGIApplication, host: str = "127.0.0.1", port: int = 8081, *,
                  sock: socket.socket | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+                 proxy_headers: bool = False,
+                 forwarded_allow_ips: str | Iterable[str] | None = None,
+                 proxy_protocol: str = "off",
+                 proxy_allow_from: str | Iterable[str] | None = None,
                  **limits: Unpack[LimitOptions]) -> None:
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError(f"a port is an int, not {port!r}")
@@ -74,6 +86,13 @@ class Server:
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
+        self.proxy: ProxyConfig | None = None
+        if proxy_headers or proxy_protocol != "off":
+            # Imported only then: a server behind no proxy does not load it.
+            from fastcore.proxy import ProxyConfig
+
+            self.proxy = ProxyConfig.build(proxy_headers, forwarded_allow_ips,
+                                           proxy_protocol, proxy_allow_from)
         self._sock = sock
         self._loop: Loop | None = None
         self._thread: threading.Thread | None = None
@@ -111,12 +130,14 @@ class Server:
                 raise
             # Accepted sockets inherit TCP_NODELAY: a response's last segment
             # must not wait for the client's delayed ACK.
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if sock.family != socket.AF_UNIX:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
             self.host, self.port = sock.getsockname()[:2]
             self._loop = Loop(sock.fileno(), self.app.engine_routes(),
                               self.app.dispatch, self.limits, logger,
-                              self.shutdown_timeout, self.app.inline_handlers())
+                              self.shutdown_timeout, self.app.inline_handlers(),
+                              self.proxy)
         except BaseException:
             sock.close()
             raise
