@@ -37,11 +37,8 @@ TRUSTED_ENVIRONMENT = "FORWARDED_ALLOW_IPS"
 # --proxy-protocol: off, one version, or whichever signature arrives.
 PROXY_PROTOCOL_MODES = ("off", "v1", "v2", "auto")
 
-_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-
-def _address(text: str) -> _Address | None:
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     # An IPv4-mapped IPv6 address (a dual-stack listener's view of an IPv4
     # peer) is matched as the IPv4 address it maps.
     try:
@@ -62,7 +59,7 @@ class Networks:
 
     def __init__(self, spec: str | Iterable[str]) -> None:
         items = spec.split(",") if isinstance(spec, str) else list(spec)
-        self.networks: tuple[_Network, ...] = ()
+        self.networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
         self.everything = False
         found = []
         for item in (i.strip() for i in items):
@@ -93,10 +90,10 @@ class Networks:
 class ProxyConfig(NamedTuple):
     """What a Server believes from proxies (the engine reads it)."""
 
-    proxy_headers: bool = False
-    forwarded_allow_ips: Networks = Networks(DEFAULT_TRUSTED)
-    proxy_protocol: str = "off"
-    proxy_allow_from: Networks = Networks(DEFAULT_TRUSTED)
+    proxy_headers: bool
+    forwarded_allow_ips: Networks
+    proxy_protocol: str
+    proxy_allow_from: Networks
 
     @classmethod
     def build(cls, proxy_headers: bool = False,
