@@ -137,10 +137,8 @@ def whoami_app(**limits: float) -> fastcore.App:
 
     @app.route("/stream")
     def stream(request):
-        def chunks():
-            for i in range(8):
-                yield f"chunk {i}\n".encode()
-        return fastcore.Response(chunks(), content_type="text/plain")
+        for i in range(8):
+            yield f"chunk {i}\n".encode()
 
     @app.route("/{rest:path}", methods=["GET", "POST"])
     def any_path(request):

@@ -233,9 +233,10 @@ def current_user_line() -> str:
 
 
 @contextlib.contextmanager
-def running_nginx(binary: str, workdir: str):
+def running_nginx(binary: str, workdir: str, config=None):
     """nginx in one process on a free loopback port (nginx cannot be told
-    port 0: a port is picked, and another tried if it was taken since)."""
+    port 0: a port is picked, and another tried if it was taken since).
+    `config(port)` gives the configuration's text (default: NGINX_CONF)."""
     for _attempt in range(10):
         port = free_port()
         conf = os.path.join(workdir, "nginx.conf")
@@ -243,7 +244,8 @@ def running_nginx(binary: str, workdir: str):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(pidfile)
         with open(conf, "w") as out:
-            out.write(NGINX_CONF.format(dir=workdir, port=port, user=current_user_line()))
+            out.write(config(port) if config is not None else
+                      NGINX_CONF.format(dir=workdir, port=port, user=current_user_line()))
         log = os.path.join(workdir, "error.log")
         process = subprocess.Popen([binary, "-p", workdir, "-c", conf, "-e", log],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
