@@ -16,6 +16,7 @@ from typing import Any, final
 from fastcore.forms import MultiDict, UploadFile
 from fastcore.headers import Headers
 from fastcore.limits import Limits
+from fastcore.proxy import ProxyConfig
 
 @final
 class Request:
@@ -120,6 +121,7 @@ class Loop:
         logger: logging.Logger,
         stop_timeout: float = ...,
         inline: Iterable[_Handler] = ...,
+        proxy: ProxyConfig | None = ...,
     ) -> None: ...
     def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:
         """Serve a connected non-blocking stream socket as if accepted; the
