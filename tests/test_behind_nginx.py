@@ -26,7 +26,7 @@ import pytest
 from apps import whoami_app
 from conftest import require_tool
 from helpers import WAIT, serving
-from test_differential_nginx import current_user_line, running_nginx
+from test_differential_nginx import nginx_conf, running_nginx
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SITE = os.path.join(ROOT, "deploy", "nginx", "fastcore.conf")
@@ -36,25 +36,6 @@ MAX_BODY = 10 * 1024 * 1024          # as the site's client_max_body_size
 # The lines of the site that the test changes, and what they become.
 LISTEN = "listen 80;"
 SERVER = "server 127.0.0.1:8081;"
-
-OUTER = """\
-daemon off;
-master_process off;
-{user}
-pid {dir}/nginx.pid;
-error_log {dir}/error.log info;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    include {dir}/site.conf;
-}}
-"""
-
 
 def site_config(workdir: str, upstream: str, port: int) -> str:
     """deploy/nginx/fastcore.conf with the test's two addresses, written
@@ -66,7 +47,7 @@ def site_config(workdir: str, upstream: str, port: int) -> str:
     site = site.replace(SERVER, f"server {upstream};")
     with open(os.path.join(workdir, "site.conf"), "w") as out:
         out.write(site)
-    return OUTER.format(dir=workdir, user=current_user_line())
+    return nginx_conf(workdir, f"    include {workdir}/site.conf;\n")
 
 
 def tcp_upstream(tmp_path):
