@@ -55,7 +55,12 @@ class Networks:
     address (``"*"``). ``host in networks`` for a host string; ``None``
     (a Unix-socket peer) is always in."""
 
-    __slots__ = ("networks", "everything", "text")
+    __slots__ = ("networks", "everything", "text", "_known")
+
+    # Answers remembered per host string: parsing an address and testing
+    # it against each range costs microseconds, and a proxy's own address
+    # recurs on every request. Forgotten all at once when full.
+    KNOWN_MAX = 4096
 
     def __init__(self, spec: str | Iterable[str]) -> None:
         items = spec.split(",") if isinstance(spec, str) else list(spec)
@@ -74,14 +79,20 @@ class Networks:
                 raise ValueError(f"{item!r} is not an IP address, a CIDR range or '*'") from None
         self.networks = tuple(found)
         self.text = ",".join(i.strip() for i in items if i.strip())
+        self._known: dict[object, bool] = {}
 
     def __contains__(self, host: object) -> bool:
-        if host is None:
-            return True                          # a Unix-socket peer
-        if self.everything:
-            return True
+        if host is None or self.everything:
+            return True                          # None: a Unix-socket peer
+        known = self._known.get(host)
+        if known is not None:
+            return known
         address = _address(host) if isinstance(host, str) else None
-        return address is not None and any(address in n for n in self.networks)
+        inside = address is not None and any(address in n for n in self.networks)
+        if len(self._known) >= self.KNOWN_MAX:
+            self._known.clear()
+        self._known[host] = inside
+        return inside
 
     def __repr__(self) -> str:
         return f"Networks({self.text!r})"
