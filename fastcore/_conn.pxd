@@ -7,7 +7,6 @@ cdef class Conn:
         int state                     # C_OPEN, C_CLOSING, C_LINGER_NEXT, C_LINGERING, C_CLOSED
         Reader reader
         ProxyPreface preface          # the PROXY header still expected, or None
-        signed char peer_trusted      # its forwarded headers are believed: 1, 0, -1 not yet
         Output output
         StreamBody stream             # a streamed body being sent, or None
         list jobs                     # answers on their way, in order (with a pool)
@@ -22,8 +21,6 @@ cdef class Conn:
 
     cdef int on_readable(self) except -1
     cdef Py_ssize_t read_preface(self, char** data, Py_ssize_t n) except -2
-    cdef object peer_host(self)
-    cdef bint trusts_peer(self) except -1
     cdef int on_tick(self, double now) except -1
     cdef int on_stop(self) except -1
     cdef int answer(self) except -1

@@ -18,11 +18,7 @@ cdef class Conn:
         self.reader = Reader.__new__(Reader, loop)
         self.output = Output.__new__(Output, fd)
         self.kernel_queued = -1
-        self.peer_trusted = -1
-        if loop.proxy_protocol:
-            # The header must come within the header timeout of the accept.
-            self.preface = ProxyPreface.__new__(
-                ProxyPreface, loop.proxy_protocol, loop.now + loop.limits.header_timeout)
+        self.preface = expect_preface(loop)
 
     def __dealloc__(self):
         if self.fd >= 0:
@@ -45,19 +41,6 @@ cdef class Conn:
             if getsockname(self.fd, <sockaddr*>&addr, &addrlen) == 0:
                 self._local = sockaddr_to_tuple(&addr)
         return self._local
-
-    cdef object peer_host(self):
-        # The peer's address as text; None for a Unix-socket peer.
-        cdef object client = self.client
-        return None if client is None else client[0]
-
-    cdef bint trusts_peer(self) except -1:
-        # Whether this peer's X-Forwarded-* and Forwarded are believed:
-        # asked once per connection, when a request's client, scheme or
-        # host is first read (the peer is the PROXY header's source if any).
-        if self.peer_trusted < 0:
-            self.peer_trusted = self.peer_host() in self.loop.proxy.forwarded_allow_ips
-        return self.peer_trusted
 
     # -- reading ------------------------------------------------------------
 
@@ -102,35 +85,18 @@ cdef class Conn:
         return self.flush()
 
     cdef Py_ssize_t read_preface(self, char** data, Py_ssize_t n) except -2:
-        # A read while the PROXY header is expected: the bytes of it that
-        # are HTTP (moving *data to them), 0 if there are none yet, -1 if
-        # the connection closed: at the end of input, or for a header that
-        # is malformed, oversize, or sent by a peer not allowed to send one.
+        # ProxyPreface.take: the HTTP bytes after the header; -1: closed.
         cdef ProxyPreface preface = self.preface
-        cdef Py_ssize_t used
-        if n == 0:
+        n = preface.take(data, n, self.client, self.loop.proxy.proxy_allow_from)
+        if n == PP_FAIL:
             self.close()
             return -1
-        if preface.allowed < 0:
-            preface.allowed = self.peer_host() in self.loop.proxy.proxy_allow_from
-        used = preface.feed(data[0], n)
-        if used == PP_MORE:
-            return 0
-        if used == PP_FAIL:
-            self.close()
-            return -1
-        self.preface = None
-        if used == PP_PASS:
-            # No header from a peer that may not send one: plain HTTP,
-            # with the signature's prefix held back so far in front.
-            data[0] -= preface.length
-            memcpy(data[0], preface.buf, preface.length)
-            return n + preface.length
-        if preface.source is not None:
-            self._client = preface.source
-            self._local = preface.dest
-        data[0] += used
-        return n - used
+        if preface.done:
+            self.preface = None
+            if preface.source is not None:
+                self._client = preface.source
+                self._local = preface.dest
+        return n
 
     # -- answering ----------------------------------------------------------
 

@@ -24,6 +24,7 @@ cdef class ProxyPreface:
     cdef:
         int mode                      # PP_V1, PP_V2 or PP_AUTO
         int allowed                   # the peer may send a header: 1, 0, -1 not checked yet
+        readonly bint done            # the header has been read (or there is none)
         double deadline               # the header timeout, from the accept
         Py_ssize_t length             # bytes in buf
         char buf[PP_MAX]
@@ -31,6 +32,8 @@ cdef class ProxyPreface:
         readonly object dest          # likewise, the address the client connected to
         readonly dict tlvs            # v2's TLVs by type (CRC32C and NOOP checked and dropped)
 
+    cdef Py_ssize_t take(self, char** data, Py_ssize_t n, object peer,
+                         object allowed_from) except -4
     cdef Py_ssize_t feed(self, const char* data, Py_ssize_t n) except -4
     cdef int signature(self)
     cdef Py_ssize_t parse_v1(self) except -3

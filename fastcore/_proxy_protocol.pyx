@@ -53,6 +53,15 @@ cdef object v1_address(int family, bytes host, bytes port):
     return ip_text(family, <char*>raw, int(port))
 
 
+cdef ProxyPreface expect_preface(Loop loop):
+    # What a new connection of `loop` expects first: a PROXY header (due
+    # within header_timeout of the accept), or None.
+    if not loop.proxy_protocol:
+        return None
+    return ProxyPreface.__new__(ProxyPreface, loop.proxy_protocol,
+                                loop.now + loop.limits.header_timeout)
+
+
 @cython.final
 cdef class ProxyPreface:
 
@@ -60,6 +69,30 @@ cdef class ProxyPreface:
         self.mode = mode
         self.allowed = -1
         self.deadline = deadline
+
+    cdef Py_ssize_t take(self, char** data, Py_ssize_t n, object peer,
+                         object allowed_from) except -4:
+        # One read of the connection, at *data with PP_ROOM bytes free in
+        # front: PP_FAIL (close the connection) at the end of input or for
+        # a bad or refused header; else the count of HTTP bytes after the
+        # header, *data moved to them, and `done` once the header is over.
+        cdef Py_ssize_t used
+        if n == 0:
+            return PP_FAIL
+        if self.allowed < 0:
+            self.allowed = host_of(peer) in allowed_from
+        used = self.feed(data[0], n)
+        if used == PP_MORE or used == PP_FAIL:
+            return 0 if used == PP_MORE else PP_FAIL
+        self.done = True
+        if used == PP_PASS:
+            # No header from a peer that may not send one: plain HTTP,
+            # with the signature's prefix held back so far in front.
+            data[0] -= self.length
+            memcpy(data[0], self.buf, self.length)
+            return n + self.length
+        data[0] += used
+        return n - used
 
     cdef Py_ssize_t feed(self, const char* data, Py_ssize_t n) except -4:
         cdef Py_ssize_t before = self.length

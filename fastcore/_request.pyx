@@ -156,7 +156,10 @@ cdef class Request:
         # when client, scheme or host is first asked for (fastcore.proxy).
         cdef Conn conn = self._conn
         self._proxied = True
-        if conn is None or not conn.loop.proxy_headers or not conn.trusts_peer():
+        if conn is None or not conn.loop.proxy_headers:
+            return 0
+        # The peer is the PROXY header's source, if there was one.
+        if host_of(conn.client) not in conn.loop.proxy.forwarded_allow_ips:
             return 0
         client, scheme, host = proxy().forwarded(conn.loop.proxy, self._raw_headers)
         if client is not None and self._client is None:
