@@ -146,6 +146,9 @@ class Loop:
     @property
     def draining(self) -> bool: ...
     @property
+    def proxy(self) -> ProxyConfig | None:
+        """What the loop believes from proxies (Server's proxy keywords)."""
+    @property
     def handler_threads(self) -> int:
         """The handler pool's threads that are alive (0 without a pool)."""
     @property
