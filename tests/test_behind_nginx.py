@@ -118,11 +118,13 @@ def test_a_forged_x_forwarded_for_is_skipped(deployed):
 
 def test_requests_share_one_kept_alive_upstream_connection(deployed):
     port, server, kind = deployed
+    before = upstream_connections(server.port) if kind == "tcp" else set()
     for i in range(20):
         assert get(port, f"/n{i}")[0] == 200
     assert server.connections == 1                 # nginx keeps it open, idle
     if kind == "tcp":
-        assert len(upstream_connections(server.port)) == 1
+        # One connection served them all: a new one, or one kept from before.
+        assert len(upstream_connections(server.port) - before) <= 1
 
 
 def test_a_large_upload(deployed):
