@@ -30,7 +30,6 @@ cdef class ProxyPreface:
         char buf[PP_MAX]
         readonly object source        # (host, port) the header gives, or None
         readonly object dest          # likewise, the address the client connected to
-        readonly dict tlvs            # v2's TLVs by type (CRC32C and NOOP checked and dropped)
 
     cdef Py_ssize_t take(self, char** data, Py_ssize_t n, object peer,
                          object allowed_from) except -4

@@ -8,10 +8,9 @@
 cdef bytes PP_V1_SIG = b"PROXY "
 cdef bytes PP_V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"      # section 2.2, 12 bytes
 
-# v2 TLV types (section 2.2.1 and 2.2.7) the receiver acts on itself.
+# The v2 TLV type the receiver acts on itself (section 2.2.7).
 cdef enum:
     PP2_TYPE_CRC32C = 0x03
-    PP2_TYPE_NOOP = 0x04
 
 
 cdef inline uint32_t crc32c(const unsigned char* data, Py_ssize_t n) noexcept nogil:
@@ -191,13 +190,12 @@ cdef class ProxyPreface:
     cdef bint read_tlvs(self, Py_ssize_t start, Py_ssize_t end) except -1:
         # Type, 2-byte length, value, back to back up to the end exactly
         # (section 2.2). A CRC32C TLV is checked against the whole header
-        # with its own value zeroed (2.2.7); NOOP is padding; the others are
-        # kept by type for whoever wants them (ALPN, authority, TLS facts).
+        # with its own value zeroed (2.2.7); the others (NOOP padding, ALPN,
+        # authority, TLS facts) are skipped: nothing here uses them yet.
         cdef Py_ssize_t pos = start, size
         cdef int kind
         cdef char saved[4]
         cdef uint32_t expected, actual
-        cdef dict tlvs = {}
         while pos < end:
             if end - pos < 3:
                 return False
@@ -215,8 +213,5 @@ cdef class ProxyPreface:
                 expected = (be16(saved) << 16) | be16(saved + 2)
                 if actual != expected:
                     return False
-            elif kind != PP2_TYPE_NOOP:
-                tlvs[kind] = PyBytes_FromStringAndSize(self.buf + pos + 3, size)
             pos += 3 + size
-        self.tlvs = tlvs
         return True
