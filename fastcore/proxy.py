@@ -168,7 +168,8 @@ def _node(text: str) -> tuple[str, int]:
         host, _, port = text.partition(":")
     else:
         host = text                              # IPv4, a bare IPv6 (in XFF), or a name
-    return host, int(port) if port.isdigit() and len(port) <= 5 else 0
+    number = int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else 0
+    return host, number if number <= 65535 else 0
 
 
 def _rightmost_untrusted(hops: list[str], trusted: Networks) -> int:

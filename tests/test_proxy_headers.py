@@ -18,6 +18,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastcore
 from apps import whoami_app, wsgi_whoami
@@ -38,6 +40,7 @@ def ask(port: int, headers: list[tuple[str, str]], path: str = "/", host: str = 
 # -- the rules, on the parser -----------------------------------------------------
 
 def fields(*pairs: tuple[str, str]) -> list[bytes]:
+    # Field names and values as the engine holds them: raw bytes.
     return [part.encode("latin-1") for pair in pairs for part in pair]
 
 
@@ -57,6 +60,10 @@ def view(*pairs: tuple[str, str], trusted: str = "127.0.0.1,::1"):
     ("2001:db8::1", "127.0.0.1", ("2001:db8::1", 0)),
     ("[2001:db8::1]:4711", "127.0.0.1", ("2001:db8::1", 4711)),
     ("192.0.2.1:8080", "127.0.0.1", ("192.0.2.1", 8080)),
+    # A port that is not one: 0.
+    ("192.0.2.1:65536", "127.0.0.1", ("192.0.2.1", 0)),
+    ("192.0.2.1:\xb2", "127.0.0.1", ("192.0.2.1", 0)),
+    ("[2001:db8::1]:_obf", "127.0.0.1", ("2001:db8::1", 0)),
     # An IPv4-mapped IPv6 address is matched as the IPv4 one.
     ("203.0.113.7, ::ffff:10.0.0.2", "10.0.0.0/8", ("203.0.113.7", 0)),
 ])
@@ -255,3 +262,22 @@ def test_off_by_default_the_proxy_module_is_not_loaded():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=WAIT, check=True).stdout
     assert out.split() == ["False", "None"]
+
+
+FIELD_NAMES = st.sampled_from(["Forwarded", "X-Forwarded-For", "X-Forwarded-Proto",
+                               "X-Forwarded-Host", "forwarded", "Host"])
+FIELD_TEXT = st.lists(st.sampled_from(list('for=proto;host,"[]:\\ _.1a9f\t\xe9\xb2')
+                                      + ["https", "127.0.0.1", "::1", "unknown", "65536"]),
+                      max_size=30).map("".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(FIELD_NAMES, FIELD_TEXT), max_size=6))
+def test_fuzz_any_fields_give_a_valid_view(pairs):
+    # Whatever a trusted proxy's fields hold, the answer is well formed:
+    # a (host, port) with a port in range, a known scheme, a valid host.
+    client, scheme, host = view(*pairs)
+    if client is not None:
+        assert isinstance(client[0], str) and 0 <= client[1] <= 65535
+    assert scheme in (None, "http", "https")
+    assert host is None or (host and " " not in host and "," not in host)
