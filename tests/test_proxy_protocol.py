@@ -23,8 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import fastcore
 from apps import whoami_app, wsgi_whoami
-from helpers import RawClient, request_bytes, serving
+from helpers import WAIT, RawClient, parse_one, request_bytes, serving
 
 MODES = ("whole", "bytewise", "with-request")
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -393,3 +394,26 @@ def test_fuzz_mutated_headers(auto, case, data):
 def test_a_v1_header_says_tcp6_for_mapped_addresses_too(auto):
     assert client_seen(auto.port, v1("::ffff:192.0.2.5", "::1", 9, 80), "whole") \
         == ["::ffff:192.0.2.5", 9]
+
+
+def test_a_unix_socket_peer_is_allowed_and_must_send_one(tmp_path):
+    # A proxy on this machine behind a Unix socket (nginx's
+    # "proxy_protocol on" to a unix: upstream, HAProxy's "server ... /path").
+    path = str(tmp_path / "s")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    with fastcore.Server(whoami_app(), sock=listener, proxy_protocol="v1",
+                         proxy_allow_from="192.0.2.1"):
+        answers = []
+        for data in (v1("198.51.100.8", "192.0.2.2", 77, 80), b""):
+            with socket.socket(socket.AF_UNIX) as client:
+                client.settimeout(WAIT)
+                client.connect(path)
+                client.sendall(data + request_bytes(headers=[("Connection", "close")]))
+                received = b""
+                while chunk := client.recv(65536):
+                    received += chunk
+                answers.append(received)
+    response = parse_one(answers[0], closed=True)[0]
+    assert response is not None and response.json()["client"] == ["198.51.100.8", 77]
+    assert answers[1] == b""                     # no header: closed unanswered
