@@ -135,14 +135,14 @@ cdef class Conn:
                     (<Request>item).keep_alive = False
                 (<Request>item)._conn = self
                 if dispatcher.pool is None:
-                    dispatcher.respond(self, <Request>item, not (<Request>item).keep_alive)
+                    dispatcher.answer(self, <Request>item, not (<Request>item).keep_alive)
                     continue
             elif dispatcher.pool is None:
                 if item is CONTINUE:
                     if self.state == C_OPEN:
                         write_continue(output)
                 else:
-                    write_error(output, <int>item, True)
+                    dispatcher.refuse(self, <int>item)
                 continue
             if self.jobs is None:
                 self.jobs = []

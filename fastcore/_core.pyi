@@ -154,3 +154,28 @@ class Loop:
     @property
     def forced_closes(self) -> int:
         """Connections reset because the stop's timeout passed."""
+
+
+class AccessLog:
+    """Whether a loop logs each response through the fastcore.access
+    logger, and in which format ("combined" or "json")."""
+
+    def __init__(self, on: bool = False, format: str = "combined") -> None: ...
+    @property
+    def on(self) -> bool: ...
+
+
+def install_access_log(loop: Loop, log: AccessLog) -> None:
+    """Log the responses of `loop` with `log` from now on (before it runs)."""
+
+
+class Probe:
+    """A health (liveness) or, with a failing answer, readiness path that
+    the engine answers itself."""
+
+    def __init__(self, ok_head: bytes, ok_body: bytes, failing_head: bytes | None = None,
+                 failing_body: bytes | None = None) -> None: ...
+    def fail(self) -> None:
+        """From now on a readiness probe answers 503 (any thread)."""
+    @property
+    def serving(self) -> bool: ...

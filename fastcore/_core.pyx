@@ -10,6 +10,8 @@
 #   _stream.pyx    a streamed body while it is sent
 #   _response.pyx  responses serialised into an Output
 #   _pool.pyx      the handler threads and the jobs they run
+#   _access.pyx    the access log: each response's fields, to fastcore.access
+#   _health.pyx    health and readiness paths the engine answers itself
 #   _dispatch.pyx  who answers a request, and running its handler
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
 #   _proxy_protocol.pyx  the PROXY protocol header before a connection's first request
@@ -75,6 +77,8 @@ include "_output.pyx"
 include "_stream.pyx"
 include "_response.pyx"
 include "_pool.pyx"
+include "_access.pyx"
+include "_health.pyx"
 include "_dispatch.pyx"
 include "_reader.pyx"
 include "_proxy_protocol.pyx"

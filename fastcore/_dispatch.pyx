@@ -12,6 +12,7 @@ cdef class Dispatcher:
         self.routes = routes
         self.fallback = fallback
         self.inline = inline
+        self.access = AccessLog.__new__(AccessLog)       # off
 
     cdef object route(self, Request request):
         # The handler for `request`, or the StaticTarget a static mount has
@@ -40,12 +41,31 @@ cdef class Dispatcher:
                     return hit
         return self.fallback
 
+    cdef int answer(self, Conn conn, Request request, bint close) except -1:
+        # Without a pool: answer at once, on the loop, and log it.
+        if not self.access.on:
+            return self.respond(conn, request, close)
+        request._started = precise_now()
+        self.respond(conn, request, close)
+        return self.access.after(conn, request)
+
+    cdef int refuse(self, Conn conn, int status) except -1:
+        # The engine's own answer to what it could not parse or wait for.
+        write_error(conn.output, status, True)
+        if self.access.on:
+            self.access.refused(conn, status)
+        return 0
+
     cdef int respond(self, Conn conn, Request request, bint close) except -1:
-        # Without a pool: answer at once, on the loop.
+        # Answer `request` into its connection's output, at once (the
+        # callers log it).
         cdef object found = self.route(request)
         cdef object result = None, error = None
         if type(found) is StaticTarget:
             return write_static(conn.output, self.loop, <StaticTarget>found, request, close)
+        if type(found) is Probe:
+            return self.send_outcome(conn, request, (<Probe>found).answer(self.loop),
+                                     None, close)
         try:
             try:
                 result = found(request)
@@ -102,7 +122,15 @@ cdef class Dispatcher:
             job.status = <int>item
             return job
         request = <Request>item
+        if self.access.on:
+            request._started = precise_now()
         found = self.route(request)
+        if type(found) is Probe:
+            found = (<Probe>found).answer(self.loop)
+            job = done_job(conn, JOB_HANDLER, not request.keep_alive)
+            job.request = request
+            job.result = found
+            return job
         if type(found) is StaticTarget:
             job = done_job(conn, JOB_FILE, not request.keep_alive)
             job.request = request
@@ -125,7 +153,15 @@ cdef class Dispatcher:
         return job
 
     cdef int finish_job(self, Conn conn, Job job) except -1:
-        # Its turn has come: write what it answers with.
+        # Its turn has come: write what it answers with, and log it.
+        self.write_job(conn, job)
+        if not self.access.on or job.kind == JOB_CONTINUE:
+            return 0
+        if job.request is None:
+            return self.access.refused(conn, job.status)
+        return self.access.after(conn, job.request)
+
+    cdef int write_job(self, Conn conn, Job job) except -1:
         cdef Output out = conn.output
         cdef Request request = job.request
         cdef FileEntry entry

@@ -19,6 +19,9 @@ cdef class Output:
         Py_ssize_t tail_remaining
         readonly unsigned long long sent    # bytes sent so far, in all
         FileEntry shrunk              # the file that shrank, after OUT_SHRANK
+        # Of the last response head written (write_tail), for the access log.
+        int status
+        unsigned long long body_start # bytes given to the output before its body
 
     cdef int reserve(self, Py_ssize_t extra) except -1
     cdef void put(self, bytes data)

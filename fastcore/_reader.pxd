@@ -12,6 +12,7 @@ cdef class Reader:
         double now                    # loop time of the current feed
         readonly int phase            # R_IDLE, R_HEAD, R_BODY, R_PROBE, R_DONE
         double deadline               # when the read side times out (phase says how)
+        double began                  # loop time of the read its request began in
         list ready                    # Request, CONTINUE, or an int status (last)
         Py_ssize_t ready_head         # first of them not yet taken
         readonly Py_ssize_t completed # requests parsed whole on this connection

@@ -156,6 +156,8 @@ cdef class Reader:
         if phase == R_DONE:
             return True
         self.now = now
+        if phase == R_IDLE:
+            self.began = now                     # a request's first bytes, for the access log
         if phase == R_PROBE:
             self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
             self.probe_method()

@@ -20,6 +20,7 @@ cdef class Request:
         object _host             # the Host the client asked for
         object _client           # (host, port) instead of the socket's peer
         bint _proxied            # the forwarded headers have been looked at
+        double _started          # taken to be answered (set while the access log is on)
 
     cdef _split_target(self)
     cdef tuple _form_data(self)

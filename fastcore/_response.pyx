@@ -108,7 +108,7 @@ cdef int write_response(Output out, bytes head, bytes body, int status,
     copy_body = not head_only and body_len <= COPY_BODY_MAX
     out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX + (body_len if copy_body else 0))
     out.put(head)
-    write_tail(out, body_len if has_body else -1, close, version, False)
+    write_tail(out, status, body_len if has_body else -1, close, version, False)
     if head_only or body_len == 0:
         return 0
     if copy_body:
@@ -117,7 +117,7 @@ cdef int write_response(Output out, bytes head, bytes body, int status,
     return out.add_bytes(body)
 
 
-cdef int write_tail(Output out, Py_ssize_t content_length, bint close,
+cdef int write_tail(Output out, int status, Py_ssize_t content_length, bint close,
                     int version, bint chunked) except -1:
     # Server, Date, Content-Length (unless negative) or Transfer-Encoding:
     # chunked, Connection and the blank line; the caller has reserved
@@ -147,6 +147,9 @@ cdef int write_tail(Output out, Py_ssize_t content_length, bint close,
     p[0] = b"\r"
     p[1] = b"\n"
     out.put_raw(tail, p + 2 - tail)
+    # Where this response's body begins, for the access log's byte count.
+    out.status = status
+    out.body_start = out.sent + <unsigned long long>out.pending()
     return 0
 
 
@@ -188,7 +191,7 @@ cdef int write_file(Output out, Loop loop, FileEntry entry, bytes type_line,
     out.put(entry.validators)
     out.put(extra)
     out.put(range_line)
-    write_tail(out, -1 if status == 304 else length, close, request._version, False)
+    write_tail(out, status, -1 if status == 304 else length, close, request._version, False)
     if status == 304 or length == 0 or head_only:
         return 0
     return out.add_file(entry, start, length)
@@ -254,9 +257,9 @@ cdef object write_stream(Output out, Loop loop, object stream, Request request,
     out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX)
     out.put(head)
     if status < 200 or status == 204 or status == 304:
-        write_tail(out, -1, close, request._version, False)
+        write_tail(out, status, -1, close, request._version, False)
     else:
-        write_tail(out, length if framing == FRAME_LENGTH else -1, close,
+        write_tail(out, status, length if framing == FRAME_LENGTH else -1, close,
                    request._version, framing == FRAME_CHUNKED)
     if not sends_body:
         if events:
@@ -281,7 +284,7 @@ cdef int write_file_body(Output out, object result, Request request, bint close)
     entry.path = "wsgi.file_wrapper"
     out.reserve(PyBytes_GET_SIZE(head) + TAIL_MAX)
     out.put(head)
-    write_tail(out, length if has_body else -1, close, request._version, False)
+    write_tail(out, status, length if has_body else -1, close, request._version, False)
     if has_body and length and not is_head_method(request._method):
         out.add_file(entry, result.offset, length)
     return 0

@@ -16,6 +16,10 @@ cdef class StreamBody:
         object pulled                 # a pool thread's next chunk (NOTHING: none)
         bint pulling                  # a pull is on the pool
         bint close_after_pull         # closed while pulling: close its source then
+        # The access log's entry for it, logged when it ends (AccessLog).
+        Request log_request           # None while the access log is off
+        int log_status
+        unsigned long long content     # bytes of chunks written, without framing
 
     cdef int pump(self, Output out) except -1
     cdef int finish(self, Output out) except -1

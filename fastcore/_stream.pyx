@@ -77,9 +77,11 @@ cdef class StreamBody:
             if n > self.remaining:
                 # Sent up to the length the head announced, no further.
                 write_raw(out, chunk[:self.remaining])
+                self.content += self.remaining
                 self.remaining = 0
                 return PUMP_LONG
             self.remaining -= n
+        self.content += n
         if self.framing == FRAME_CHUNKED:
             # RFC 9112 section 7.1: chunk-size in hex, CRLF, data, CRLF.
             digits = format_hex(n, line)
@@ -126,6 +128,8 @@ cdef class StreamBody:
     cdef void close(self):
         # The body is over (complete, failed, or its client gone): close its
         # source once. An EventStream learns that it is closed.
+        if self.log_request is not None and self.conn is not None:
+            self.loop.dispatcher.access.stream_ended(self.conn, self)
         self.conn = None
         if self.events is not None:
             self.events._wake = None

@@ -22,9 +22,11 @@ import os
 import sys
 from typing import Any
 
+from fastcore.access import FORMATS
 from fastcore.app import App
 from fastcore.limits import Limits
 from fastcore.proxy import DEFAULT_TRUSTED, PROXY_PROTOCOL_MODES
+from fastcore.server import DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
@@ -70,6 +72,18 @@ def _limit_type(kind: type) -> Any:
 
 
 LIMIT_NAMES = Limits._fields
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _seconds(text: str) -> float:
+    """argparse type of a duration: a number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, not {text!r}")
+    return value
 
 
 def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
@@ -81,6 +95,31 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     _option(parser, "--port", default=DEFAULT_PORT, suppress=suppress, type=port_number,
             metavar="PORT", help="the port to listen on, 0-65535; 0 picks a free one")
     add_proxy_options(parser, suppress=suppress)
+    operations = parser.add_argument_group(
+        "operations", "health, draining and logs (see the README's deployment section)")
+    _option(operations, "--health-path", default=None, suppress=suppress, metavar="PATH",
+            help="answer GET and HEAD of PATH with 200 inside the server (no handler "
+                 "runs), while it serves; e.g. /healthz (default: none)")
+    _option(operations, "--ready-path", default=None, suppress=suppress, metavar="PATH",
+            help="likewise, but 503 from SIGTERM on; e.g. /readyz (default: none)")
+    _option(operations, "--shutdown-delay", default=DEFAULT_SHUTDOWN_DELAY, suppress=suppress,
+            type=_seconds, metavar="SECONDS",
+            help="on SIGTERM, keep accepting new connections this long after the "
+                 "readiness path fails, then close the listener and drain")
+    _option(operations, "--shutdown-timeout", default=DEFAULT_SHUTDOWN_TIMEOUT,
+            suppress=suppress, type=_seconds, metavar="SECONDS",
+            help="how long the drain waits for the requests already accepted")
+    operations.add_argument(
+        "--access-log", action=argparse.BooleanOptionalAction,
+        default=argparse.SUPPRESS,
+        help="log one line per response to stderr through the fastcore.access "
+             "logger (default: on for the demo and static, off for run)")
+    _option(operations, "--access-log-format", default="combined", suppress=suppress,
+            choices=FORMATS, help="the access log's lines: the Combined Log Format "
+                                  "and the duration, or one JSON object")
+    _option(operations, "--log-level", default="info", suppress=suppress,
+            choices=LOG_LEVELS, help="the level of the fastcore loggers (access lines "
+                                     "are info)")
     limits = parser.add_argument_group(
         "limits", "each is also a keyword of App(...) and Server(...), and overrides "
                   "the app's own; what they do, and what other servers use, is in "
@@ -232,13 +271,30 @@ def load_app(spec: str, interface: str = "auto") -> tuple[App, str]:
 
 # -- serving ---------------------------------------------------------------------
 
-def _serve(app: App, args: argparse.Namespace, what: str) -> int:
+def configure_logging(level: str) -> None:
+    """The fastcore loggers at `level`, to stderr."""
+    import logging
+
+    root = logging.getLogger("fastcore")
+    root.setLevel(level.upper())
+    if not root.handlers:
+        # "%(message)s" to stderr, as the last-resort handler printed them
+        # before; access lines (fastcore.access) propagate to it.
+        root.addHandler(logging.StreamHandler())
+
+
+def _serve(app: App, args: argparse.Namespace, what: str, access_log: bool) -> int:
     from fastcore.server import Server
 
+    access_log = getattr(args, "access_log", access_log)
+    configure_logging(args.log_level)
     limits = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
     try:
         proxy = {name: getattr(args, name) for name in PROXY_NAMES}
-        server = Server(app, args.host, args.port, **proxy, **limits)
+        server = Server(app, args.host, args.port, health_path=args.health_path,
+                        ready_path=args.ready_path, shutdown_delay=args.shutdown_delay,
+                        shutdown_timeout=args.shutdown_timeout, access_log=access_log,
+                        access_log_format=args.access_log_format, **proxy, **limits)
     except (TypeError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     try:
@@ -260,16 +316,16 @@ def _command(args: argparse.Namespace, argv: list[str]) -> int:
             from fastcore.reload import serve_with_reload
             return serve_with_reload([a for a in argv if a != "--reload"], args.app)
         app, file = load_app(args.app, args.interface)
-        return _serve(app, args, f"{args.app} (from {file})")
+        return _serve(app, args, f"{args.app} (from {file})", access_log=False)
     if args.command == "static":
         site = App()
         try:
             site.static("/", args.directory, listing=args.list, max_age=args.max_age)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        return _serve(site, args, os.path.abspath(args.directory))
+        return _serve(site, args, os.path.abspath(args.directory), access_log=True)
     from fastcore.demo import app
-    return _serve(app, args, "the demo")
+    return _serve(app, args, "the demo", access_log=True)
 
 
 def main(argv: list[str] | None = None) -> int:

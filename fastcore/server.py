@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
-from fastcore._core import Loop
+from fastcore._core import AccessLog, Loop, Probe, install_access_log
 from fastcore.limits import LimitOptions
+from fastcore.responses import Response
 
 if TYPE_CHECKING:
     from fastcore.app import App
@@ -26,6 +27,10 @@ __all__ = ["Server"]
 logger = logging.getLogger("fastcore")
 
 DEFAULT_SHUTDOWN_TIMEOUT = 10.0
+# Seconds a drain keeps accepting after readiness fails: 0, as gunicorn and
+# uvicorn have none; on Kubernetes, the time an endpoint takes to drop a
+# terminating pod (a few seconds; see deploy/kubernetes/).
+DEFAULT_SHUTDOWN_DELAY = 0.0
 # Its loop and listening socket are gone with the stop.
 _STOPPED = ("this server has stopped, and a stopped Server cannot be started again: "
             "make a new Server(app, ...)")
@@ -68,6 +73,9 @@ class Server:
                  forwarded_allow_ips: str | Iterable[str] | None = None,
                  proxy_protocol: str = "off",
                  proxy_allow_from: str | Iterable[str] | None = None,
+                 shutdown_delay: float = DEFAULT_SHUTDOWN_DELAY,
+                 health_path: str | None = None, ready_path: str | None = None,
+                 access_log: bool = False, access_log_format: str = "combined",
                  **limits: Unpack[LimitOptions]) -> None:
         if isinstance(port, bool) or not isinstance(port, int):
             raise TypeError(f"a port is an int, not {port!r}")
@@ -93,6 +101,13 @@ class Server:
 
             self.proxy = ProxyConfig.build(proxy_headers, forwarded_allow_ips,
                                            proxy_protocol, proxy_allow_from)
+        if not shutdown_delay >= 0:
+            raise ValueError(f"shutdown_delay is a number of seconds >= 0, not {shutdown_delay!r}")
+        self.shutdown_delay = shutdown_delay
+        self._probes = _probes(health_path, ready_path)
+        self._ready = self._probes.get(ready_path) if ready_path is not None else None
+        self._access = AccessLog(access_log, access_log_format) if access_log else None
+        self._delay: threading.Timer | None = None
         self._sock = sock
         self._loop: Loop | None = None
         self._thread: threading.Thread | None = None
@@ -134,10 +149,17 @@ class Server:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.setblocking(False)
             self.host, self.port = sock.getsockname()[:2]
-            self._loop = Loop(sock.fileno(), self.app.engine_routes(),
-                              self.app.dispatch, self.limits, logger,
-                              self.shutdown_timeout, self.app.inline_handlers(),
+            routes: dict[bytes, dict[bytes, Any]] = self.app.engine_routes()
+            if self._probes:
+                # Ahead of any route of the app's at the same path.
+                routes = dict(routes)
+                for path, probe in self._probes.items():
+                    routes[path.encode("ascii")] = {b"GET": probe, b"HEAD": probe}
+            self._loop = Loop(sock.fileno(), routes, self.app.dispatch, self.limits,
+                              logger, self.shutdown_timeout, self.app.inline_handlers(),
                               self.proxy)
+            if self._access is not None:
+                install_access_log(self._loop, self._access)
         except BaseException:
             sock.close()
             raise
@@ -195,6 +217,9 @@ class Server:
             return True
         if timeout is None:
             timeout = self.shutdown_timeout
+        self._cancel_delay()
+        if self._ready is not None:
+            self._ready.fail()
         self._loop.request_stop(timeout)
         self.stopping = True
         if self._loop.in_loop_thread():
@@ -202,6 +227,42 @@ class Server:
         if self._thread is not None or self._loop.running:
             self._done.wait(timeout + 5.0)
         return not self._loop.running and self._loop.forced_closes == 0
+
+    def drain(self, delay: float | None = None, timeout: float | None = None) -> None:
+        """Begin a graceful shutdown and return at once (safe from a signal
+        handler and from any thread; what SIGTERM does). The readiness path
+        answers 503 from now on; new connections are still accepted and
+        served for `delay` seconds (default: ``shutdown_delay``), the time
+        a load balancer takes to stop sending new ones; then the listening
+        socket closes, keep-alive responses say ``Connection: close``, and
+        the requests already accepted are answered within `timeout` seconds
+        (default: ``shutdown_timeout``). serve_forever() returns, and the
+        thread start() began ends, when the drain is done."""
+        if delay is None:
+            delay = self.shutdown_delay
+        if timeout is None:
+            timeout = self.shutdown_timeout
+        if self._ready is not None:
+            self._ready.fail()
+        self.stopping = True
+        loop = self._loop
+        if loop is None or self._delay is not None:
+            return
+        if delay <= 0:
+            loop.request_stop(timeout)
+            return
+        self._delay = threading.Timer(delay, loop.request_stop, (timeout,))
+        self._delay.daemon = True
+        self._delay.start()
+
+    def _cancel_delay(self) -> None:
+        if self._delay is not None:
+            self._delay.cancel()
+
+    @property
+    def ready(self) -> bool:
+        """What the readiness path says: False from drain() or stop() on."""
+        return self._ready is None or (self._ready.serving and not self.stopping)
 
     def __enter__(self) -> Server:
         return self.start()
@@ -227,7 +288,11 @@ class Server:
         def on_signal(number: int, frame: Any) -> None:
             nonlocal signals
             signals += 1
-            loop.request_stop(self.shutdown_timeout if signals == 1 else 0.0)
+            if signals == 1:
+                self.drain()
+            else:
+                self._cancel_delay()
+                loop.request_stop(0.0)          # a second one: stop now
 
         if threading.current_thread() is threading.main_thread():
             for number in (signal.SIGINT, signal.SIGTERM):
@@ -237,6 +302,30 @@ class Server:
                 ready()
             loop.run()
         finally:
+            self._cancel_delay()
             self._done.set()
             for number, handler in previous.items():
                 signal.signal(number, handler)
+
+
+def _probes(health_path: str | None, ready_path: str | None) -> dict[str, Probe]:
+    # The paths the engine answers itself; each an exact, plain path.
+    probes: dict[str, Probe] = {}
+    for path, readiness in ((health_path, False), (ready_path, True)):
+        if path is None:
+            continue
+        if (not isinstance(path, str) or not path.startswith("/") or not path.isascii()
+                or any(c in path for c in "?#% ") or not path.isprintable()):
+            raise ValueError(f"a health or readiness path is a plain path such as "
+                             f"/healthz, not {path!r}")
+        if path in probes:
+            raise ValueError(f"the health and readiness paths are both {path!r}")
+        fields = {"Cache-Control": "no-store"}
+        ok = Response(b"ok\n", headers=fields, content_type="text/plain; charset=utf-8")
+        if readiness:
+            failing = Response(b"draining\n", 503, headers=fields,
+                               content_type="text/plain; charset=utf-8")
+            probes[path] = Probe(ok._head, ok._body, failing._head, failing._body)
+        else:
+            probes[path] = Probe(ok._head, ok._body)
+    return probes

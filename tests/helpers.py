@@ -105,6 +105,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def refuses_connections(port: int) -> bool:
+    """Whether nothing listens on 127.0.0.1:`port` any more (a closed
+    listener): the connect is refused."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
 def wait_until(predicate: Callable[[], object], timeout: float = WAIT,
                interval: float = 0.01, what: str = "condition") -> None:
     """Poll a condition that has no event to wait on (a count in /proc, a

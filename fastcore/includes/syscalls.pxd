@@ -142,6 +142,8 @@ cdef extern from "<time.h>" nogil:
         long tv_nsec
     enum:
         CLOCK_MONOTONIC_COARSE
+        CLOCK_MONOTONIC
+        CLOCK_REALTIME
     int clock_gettime(int clk, timespec* ts)
     time_t time(time_t* t)
 
