@@ -134,6 +134,7 @@ cdef class Conn:
                 if (<Request>item).keep_alive and reader.phase == R_DONE and not reader.has_ready():
                     (<Request>item).keep_alive = False
                 (<Request>item)._conn = self
+                self.loop.count_request()
                 if dispatcher.pool is None:
                     dispatcher.answer(self, <Request>item, not (<Request>item).keep_alive)
                     continue

@@ -9,6 +9,10 @@ cdef enum:
     # Connections accepted per readiness event of the listening socket, so a
     # connection flood cannot starve the connections already open.
     ACCEPT_BATCH = 128
+    # Listening sockets one loop serves (one per --bind).
+    MAX_LISTENERS = 64
+    # The shared board of a master and its workers: a header, then slots.
+    BOARD_HEADER = 16
     # Response bodies up to this size are copied next to their headers and
     # leave in one send; larger ones are queued as they are and go out with
     # sendmsg(2) beside the headers, never copied.
@@ -33,8 +37,8 @@ cdef enum:
 # epoll data of the loop's own descriptors; a connection's is its address,
 # never this small.
 cdef enum:
-    EV_LISTENER = 0
     EV_WAKE = 1
+    EV_LISTENER = 2     # + the listener's index, up to MAX_LISTENERS
 
 # A connection's lifecycle (Conn.state). Where its read side is within a
 # request is the Reader's phase; this is what the connection as a whole does.

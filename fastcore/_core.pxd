@@ -11,6 +11,7 @@ include "_limits.pxd"
 
 cdef class Loop
 cdef class Conn
+cdef class Acceptor
 
 include "_files.pxd"
 include "_request.pxd"
@@ -23,4 +24,5 @@ include "_dispatch.pxd"
 include "_reader.pxd"
 include "_proxy_protocol.pxd"
 include "_conn.pxd"
+include "_accept.pxd"
 include "_loop.pxd"

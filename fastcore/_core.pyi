@@ -107,6 +107,8 @@ class Request:
 
 _Handler = Callable[[Any], Any]
 
+BOARD_SLOT_SIZE: int
+
 @final
 class Loop:
     """The engine behind a Server: call run() in the thread that serves, and
@@ -114,21 +116,27 @@ class Loop:
 
     def __init__(
         self,
-        listen_fd: int,
+        listen_fds: int | list[int],
         routes: dict[bytes, dict[bytes, _Handler]],
         fallback: _Handler,
         limits: Limits,
         logger: logging.Logger,
         stop_timeout: float = ...,
         inline: Iterable[_Handler] = ...,
+        *,
         proxy: ProxyConfig | None = ...,
+        shared: bool = ...,
+        board: memoryview | bytearray | None = ...,
+        slot: int = ...,
+        max_requests: int = ...,
     ) -> None: ...
     def adopt(self, fd: int, client: tuple[str, int] | None = None) -> None:
         """Serve a connected non-blocking stream socket as if accepted; the
         loop owns `fd` from here on. Safe from any thread."""
-    def request_stop(self, timeout: float | None = None) -> None:
+    def request_stop(self, timeout: float | None = None, backlog: bool = True) -> None:
         """Begin a graceful stop; safe from any thread, from signal handlers
-        and from a handler."""
+        and from a handler. With `backlog` false the listen backlog is left
+        to the other workers sharing the sockets."""
     def in_loop_thread(self) -> bool:
         """Whether the calling thread is the one running this loop."""
     def run(self) -> None:
@@ -139,6 +147,9 @@ class Loop:
         """The number of open client connections."""
     @property
     def n_conns(self) -> int: ...
+    @property
+    def requests(self) -> int:
+        """Requests read so far."""
     @property
     def routes(self) -> dict[bytes, dict[bytes, _Handler]]: ...
     @property

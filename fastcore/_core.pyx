@@ -16,10 +16,12 @@
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
 #   _proxy_protocol.pyx  the PROXY protocol header before a connection's first request
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
-#   _loop.pyx      epoll, accepting, the sweep, stopping
+#   _accept.pyx    the listening sockets and accepting from them
+#   _loop.pyx      epoll, the sweep, stopping
 #   _wsgi.pyx      the WSGI environ of a request
 
 cimport cython
+from cpython.buffer cimport PyBUF_WRITABLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.bytes cimport (
     PyBytes_AS_STRING, PyBytes_GET_SIZE, PyBytes_FromStringAndSize)
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
@@ -83,5 +85,6 @@ include "_dispatch.pyx"
 include "_reader.pyx"
 include "_proxy_protocol.pyx"
 include "_conn.pyx"
+include "_accept.pyx"
 include "_loop.pyx"
 include "_wsgi.pyx"

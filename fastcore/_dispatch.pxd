@@ -16,6 +16,6 @@ cdef class Dispatcher:
     cdef int respond(self, Conn conn, Request request, bint close) except -1
     cdef int send_outcome(self, Conn conn, Request request, object result,
                           object error, bint close) except -1
-    cdef Job make_job(self, Conn conn, object item) except *
+    cdef Job make_job(self, Conn conn, object item)
     cdef int finish_job(self, Conn conn, Job job) except -1
     cdef int write_job(self, Conn conn, Job job) except -1

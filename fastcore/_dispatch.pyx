@@ -108,7 +108,7 @@ cdef class Dispatcher:
 
     # -- with a pool ----------------------------------------------------------
 
-    cdef Job make_job(self, Conn conn, object item) except *:
+    cdef Job make_job(self, Conn conn, object item):
         # What a parsed item will be answered with. A handler goes to the
         # pool (503 at once if its queue is full) unless it is inline; what
         # needs no handler is done at once, and waits only for its turn.

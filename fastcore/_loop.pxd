@@ -1,11 +1,8 @@
 cdef class Loop:
     cdef:
         int epfd
-        int listen_fd
         int wake_fd
-        bint accepting                # listen_fd is in the epoll set
-        double accept_resume_at       # when to retry accept after EMFILE
-        double accept_warned          # when that was last logged
+        Acceptor acceptor             # the listening sockets
         char* rbuf                    # one receive buffer for every connection
         set conns
         list graveyard                # closed during this batch of events
@@ -31,18 +28,22 @@ cdef class Loop:
         double drain_deadline
         double drain_timeout
         bint stop_requested           # by request_stop(), from any thread
+        bint take_backlog             # the drain accepts what waits in the backlog
+        readonly Py_ssize_t requests  # requests read so far
+        Py_ssize_t max_requests       # then the loop stops by itself (0: never)
+        Py_buffer board_buffer        # a worker's view of its master's board
+        board_slot* slots             # the board's slots (NULL: not a worker)
+        long long* n_slots            # how many are in use (the board's header)
+        board_slot* me                # this loop's slot, written at every tick
         object woken                  # deque of StreamBody and Job, from other threads
         bint wake_pending             # wake_fd has been written, not yet read
 
     cdef int tick(self) except -1
     cdef void close_descriptors(self)
     cdef int on_event(self, Conn conn, unsigned int events) except -1
-    cdef int accept_ready(self, bint everything=*) except -1
     cdef Conn add_conn(self, int fd, sockaddr_storage* peer)
-    cdef int pause_accepting(self, double retry_at) except -1
-    cdef int resume_accepting(self) except -1
-    cdef int close_listener(self) except -1
-    cdef int begin_stop(self, double timeout) except -1
+    cdef int count_request(self) except -1
+    cdef int begin_stop(self, double timeout, bint backlog=*) except -1
     cdef int complete(self, object work) except -1
     cdef int run_woken(self) except -1
     cdef int begin_drain(self) except -1

@@ -1,4 +1,4 @@
-# The event loop: one epoll set, the listening socket, the connections, the
+# The event loop: one epoll set, the listening sockets, the connections, the
 # clock, the file cache. Level-triggered, so each readiness event costs one
 # recv. The GIL is released only around epoll_wait, where the thread waits:
 # every other call is non-blocking and takes microseconds, and each release
@@ -35,18 +35,41 @@ cdef class Loop:
 
     def __cinit__(self):
         self.epfd = -1
-        self.listen_fd = -1
         self.wake_fd = -1
 
-    def __init__(self, int listen_fd, dict routes, object fallback, limits,
-                 logger, double stop_timeout=10.0, inline=(), proxy=None):
+    def __init__(self, listen_fds, dict routes, object fallback, limits,
+                 logger, double stop_timeout=10.0, inline=(), *, proxy=None,
+                 bint shared=False, board=None, Py_ssize_t slot=-1,
+                 Py_ssize_t max_requests=0):
+        # listen_fds: a listening descriptor or a list of them (-1 or an
+        # empty list: none, for the test client), owned by the loop from
+        # here on. `shared`: other processes' loops accept from the same
+        # sockets. `board`: the master's shared memory (see board_slot),
+        # where slot number `slot` is this loop's: it keeps there the time
+        # of its last tick (for the master to tell a stuck worker), its
+        # connections, and whether it waits for connections (for the other
+        # workers' Acceptors). `max_requests`: stop gracefully after that
+        # many requests (0: never). `proxy`: a fastcore.proxy.ProxyConfig,
+        # or None for no proxy at all.
         cdef epoll_event event
-        # `proxy`: a fastcore.proxy.ProxyConfig, or None for no proxy at all.
         self.proxy = proxy
         if proxy is not None:
             self.proxy_headers = proxy.proxy_headers
             self.proxy_protocol = {"off": 0, "v1": PP_V1, "v2": PP_V2,
                                    "auto": PP_AUTO}[proxy.proxy_protocol]
+        if isinstance(listen_fds, int):
+            listen_fds = [] if listen_fds < 0 else [listen_fds]
+        self.acceptor = Acceptor.__new__(Acceptor, self, list(listen_fds), shared)
+        self.max_requests = max_requests
+        if board is not None:
+            PyObject_GetBuffer(board, &self.board_buffer, PyBUF_WRITABLE)
+            if not 0 <= slot < (self.board_buffer.len - BOARD_HEADER) // sizeof(board_slot):
+                PyBuffer_Release(&self.board_buffer)
+                raise ValueError(f"slot {slot} is not on the board")
+            self.n_slots = <long long*>self.board_buffer.buf
+            self.slots = <board_slot*>(<char*>self.board_buffer.buf + BOARD_HEADER)
+            self.me = &self.slots[slot]
+            self.me.pid = getpid()
         self.dispatcher = Dispatcher.__new__(Dispatcher, self, routes, fallback,
                                              frozenset(inline))
         self.logger = logger
@@ -76,19 +99,17 @@ cdef class Loop:
         event.data.u64 = EV_WAKE
         if epoll_ctl(self.epfd, EPOLL_CTL_ADD, self.wake_fd, &event) < 0:
             raise OSError(errno, "epoll_ctl")
-        self.listen_fd = listen_fd
-        self.accept_resume_at = INFINITY
-        self.accept_warned = -INFINITY
-        self.resume_accepting()
         self.tick()
+        self.acceptor.resume()
 
     def __dealloc__(self):
         for conn in list(self.conns or ()):
             (<Conn>conn).close()
-        if self.listen_fd >= 0:
-            close(self.listen_fd)
         self.close_descriptors()
         PyMem_Free(self.rbuf)
+        if self.slots is not NULL:
+            self.slots = self.me = NULL
+            PyBuffer_Release(&self.board_buffer)
 
     cdef void close_descriptors(self):
         # The loop's own descriptors, once it has stopped. request_stop()
@@ -104,15 +125,18 @@ cdef class Loop:
             self.epfd = -1
             close(fd)
 
-    def request_stop(self, timeout=None):
+    def request_stop(self, timeout=None, backlog=True):
         """Begin a graceful stop; safe from any thread, from signal handlers
         and from a handler. run() returns once every connection is closed or
-        `timeout` seconds (default: the loop's stop_timeout) have passed."""
-        self.begin_stop(self.stop_timeout if timeout is None else timeout)
+        `timeout` seconds (default: the loop's stop_timeout) have passed.
+        With `backlog` false the connections waiting in the listen backlog
+        are left there, for the other workers sharing the sockets."""
+        self.begin_stop(self.stop_timeout if timeout is None else timeout, backlog)
 
-    cdef int begin_stop(self, double timeout) except -1:
+    cdef int begin_stop(self, double timeout, bint backlog=True) except -1:
         cdef uint64_t one = 1
         self.drain_timeout = timeout
+        self.take_backlog = backlog
         self.stop_requested = True
         if self.wake_fd >= 0:
             write(self.wake_fd, &one, 8)
@@ -187,14 +211,24 @@ cdef class Loop:
             self.dispatcher.pool = Pool.__new__(Pool, self, self.limits.threads)
         try:
             while True:
-                wake_at = min(self.next_sweep, self.accept_resume_at)
+                wake_at = min(self.next_sweep, self.acceptor.resume_at)
                 if self.draining:
                     wake_at = min(wake_at, self.drain_deadline)
                 timeout_ms = <int>((wake_at - self.now) * 1000) + 1
                 if timeout_ms < 0:
                     timeout_ms = 0
+                if self.me is not NULL:
+                    if self.acceptor.exclusive and not self.draining:
+                        self.acceptor.rebalance()
+                    self.me.conns = <int>self.n_conns
+                    self.me.waiting = not self.draining
                 with nogil:
                     n = epoll_wait(epfd, events, MAX_EVENTS, timeout_ms)
+                if self.me is not NULL:
+                    self.me.waiting = 0
+                    if self.me.kick:
+                        self.me.kick = 0
+                        self.acceptor.requeue_all()
                 if n < 0:
                     if errno != EINTR:
                         raise OSError(errno, "epoll_wait")
@@ -205,9 +239,7 @@ cdef class Loop:
                 self.tick()
                 for i in range(n):
                     data = events[i].data.u64
-                    if data == EV_LISTENER:
-                        self.accept_ready()
-                    elif data == EV_WAKE:
+                    if data == EV_WAKE:
                         read(self.wake_fd, &counter, 8)
                         # Cleared before the queue is read: a wake-up queued
                         # from now on writes the eventfd again.
@@ -215,13 +247,15 @@ cdef class Loop:
                         if self.stop_requested and not self.draining:
                             self.begin_drain()
                         self.run_woken()
+                    elif data < EV_LISTENER + MAX_LISTENERS:
+                        self.acceptor.ready(<Py_ssize_t>(data - EV_LISTENER))
                     else:
                         self.on_event(<Conn>events[i].data.ptr, events[i].events)
                 self.graveyard.clear()
                 if self.now >= self.next_sweep:
                     self.sweep()
-                if not self.accepting and self.now >= self.accept_resume_at:
-                    self.resume_accepting()
+                if not self.acceptor.accepting and self.now >= self.acceptor.resume_at:
+                    self.acceptor.resume()
                 if self.draining and (self.n_conns == 0
                                       or self.now >= self.drain_deadline):
                     break
@@ -233,7 +267,7 @@ cdef class Loop:
             for conn in list(self.conns):
                 conn.abort()
             self.graveyard.clear()
-            self.close_listener()
+            self.acceptor.close()
             self.files.clear()
             if self.dispatcher.pool is not None:
                 # The drain has waited for running handlers; those still
@@ -247,6 +281,9 @@ cdef class Loop:
         clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
         self.now = ts.tv_sec + ts.tv_nsec * 1e-9
         refresh_date()
+        if self.me is not NULL:
+            self.me.beat = self.now
+            self.me.conns = <int>self.n_conns
         return 0
 
     cdef int on_event(self, Conn conn, unsigned int events) except -1:
@@ -263,44 +300,7 @@ cdef class Loop:
             conn.abort()
         return 0
 
-    # -- accepting ----------------------------------------------------------
-
-    cdef int accept_ready(self, bint everything=False) except -1:
-        # Accept up to ACCEPT_BATCH connections, or with `everything` the
-        # whole backlog regardless of the cap (when stopping: those clients
-        # connected before the listener closed).
-        cdef sockaddr_storage addr
-        cdef socklen_t addrlen
-        cdef int fd, err, outcome, accepted = 0
-        if self.listen_fd < 0:
-            return 0                    # closed earlier in this batch of events
-        while everything or accepted < ACCEPT_BATCH:
-            if self.n_conns >= self.limits.max_connections and not everything:
-                # Leave the rest in the backlog until a connection closes.
-                return self.pause_accepting(INFINITY)
-            addrlen = sizeof(addr)
-            fd = accept4(self.listen_fd, <sockaddr*>&addr, &addrlen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC)
-            if fd < 0:
-                err = errno
-                outcome = io_outcome(err)
-                if outcome == IO_AGAIN:
-                    return 0
-                if outcome == IO_RETRY or err == ECONNABORTED or err == EPROTO:
-                    continue
-                # EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or
-                # memory. Stop listening instead of spinning on a socket
-                # that stays readable; retry when a connection closes or
-                # after a pause. Warn once a minute at most.
-                if self.now - self.accept_warned >= 60.0:
-                    self.accept_warned = self.now
-                    self.logger.warning(
-                        "accept4 failed (%s); pausing accepts until a "
-                        "descriptor frees", os_strerror(err))
-                return self.pause_accepting(self.now + 0.1)
-            self.add_conn(fd, &addr)
-            accepted += 1
-        return 0
+    # -- connections ---------------------------------------------------------
 
     cdef Conn add_conn(self, int fd, sockaddr_storage* peer):
         # A connected, non-blocking socket becomes one of the loop's
@@ -337,30 +337,13 @@ cdef class Loop:
         if client is not None:
             conn._client = tuple(client)
 
-    cdef int pause_accepting(self, double retry_at) except -1:
-        self.accept_resume_at = retry_at
-        if self.accepting:
-            epoll_ctl(self.epfd, EPOLL_CTL_DEL, self.listen_fd, NULL)
-            self.accepting = False
-        return 0
-
-    cdef int resume_accepting(self) except -1:
-        cdef epoll_event event
-        self.accept_resume_at = INFINITY
-        if self.accepting or self.listen_fd < 0 or self.draining:
-            return 0
-        event.events = EPOLLIN
-        event.data.u64 = EV_LISTENER
-        if epoll_ctl(self.epfd, EPOLL_CTL_ADD, self.listen_fd, &event) < 0:
-            raise OSError(errno, "epoll_ctl")
-        self.accepting = True
-        return 0
-
-    cdef int close_listener(self) except -1:
-        if self.listen_fd >= 0:
-            self.pause_accepting(INFINITY)
-            close(self.listen_fd)
-            self.listen_fd = -1
+    cdef int count_request(self) except -1:
+        # A worker with --max-requests retires after that many: gracefully,
+        # leaving the backlog to the other workers.
+        self.requests += 1
+        if self.requests == self.max_requests:
+            self.logger.info("%d requests served: retiring", self.requests)
+            self.begin_stop(self.stop_timeout, not self.acceptor.exclusive)
         return 0
 
     # -- stopping and timeouts ----------------------------------------------
@@ -371,8 +354,9 @@ cdef class Loop:
         # are refused only from here on.
         self.draining = True
         self.drain_deadline = self.now + self.drain_timeout
-        self.accept_ready(True)
-        self.close_listener()
+        if self.take_backlog:
+            self.acceptor.ready_all()
+        self.acceptor.close()
         for conn in list(self.conns):
             try:
                 (<Conn>conn).on_stop()
@@ -403,9 +387,9 @@ cdef class Loop:
         self.conns.discard(conn)
         self.graveyard.append(conn)
         self.n_conns -= 1
-        if not self.accepting:
+        if not self.acceptor.accepting:
             # A descriptor and a connection slot just came free.
-            self.resume_accepting()
+            self.acceptor.resume()
 
     @property
     def connections(self):

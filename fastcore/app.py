@@ -372,15 +372,17 @@ class App:
 
     # -- serving ------------------------------------------------------------
 
-    def run(self, host: str = "127.0.0.1", port: int = 8081,
+    def run(self, host: str = "127.0.0.1", port: int = 8081, *, workers: int | None = None,
             **limits: Unpack[LimitOptions]) -> None:
         """Serve in this thread until Ctrl-C or SIGTERM, then stop
-        gracefully: requests already read are answered first."""
+        gracefully: requests already read are answered first. With
+        `workers`, this process becomes the master of that many worker
+        processes (see fastcore.supervisor)."""
         import sys
 
         from fastcore.server import Server
 
-        server = Server(self, host, port, **limits)
+        server = Server(self, host, port, workers=workers, **limits)
         server.serve_forever(ready=lambda: print(
             f"fastcore serving on {server.url} (Ctrl-C to stop)", file=sys.stderr, flush=True))
 

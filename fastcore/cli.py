@@ -20,13 +20,16 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from fastcore.access import FORMATS
 from fastcore.app import App
 from fastcore.limits import Limits
 from fastcore.proxy import DEFAULT_TRUSTED, PROXY_PROTOCOL_MODES
+from fastcore.listeners import DEFAULT_UDS_MODE, parse_bind
 from fastcore.server import DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT
+from fastcore.supervisor import DEFAULT_TIMEOUT
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8081
@@ -49,13 +52,13 @@ def port_number(text: str) -> int:
     return value
 
 
-def _option(parser: argparse._ActionsContainer, flag: str, *, default: Any,
+def _option(parser: argparse._ActionsContainer, *flags: str, default: Any,
             suppress: bool, help: str, **options: Any) -> None:
     # One option, its default in the help text. With `suppress`, an option
     # not given leaves no attribute, so a subcommand's copy of a shared
     # option does not overwrite the value given before the subcommand.
     shown = "" if default is None or default is False else f" (default: {default})"
-    parser.add_argument(flag, default=argparse.SUPPRESS if suppress else default,
+    parser.add_argument(*flags, default=argparse.SUPPRESS if suppress else default,
                         help=help + shown, **options)
 
 
@@ -86,6 +89,37 @@ def _seconds(text: str) -> float:
     return value
 
 
+def bind_form(text: str) -> str:
+    """argparse type of --bind: checked here, parsed again by Server."""
+    try:
+        parse_bind(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def octal_mode(text: str) -> int:
+    """argparse type of a file mode in octal (0660)."""
+    try:
+        value = int(text, 8)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a mode is octal, like 0660, not {text!r}") from None
+    if not 0 <= value <= 0o777:
+        raise argparse.ArgumentTypeError(f"a mode is 0000-0777, not {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count of 1 or more."""
+    try:
+        value = int(text, 10)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, not {text!r}")
+    return value
+
+
 def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
     """The options of every command: the address and the limits. Called for
     the top-level parser (with the defaults) and for each subcommand (with
@@ -95,6 +129,43 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
     _option(parser, "--port", default=DEFAULT_PORT, suppress=suppress, type=port_number,
             metavar="PORT", help="the port to listen on, 0-65535; 0 picks a free one")
     add_proxy_options(parser, suppress=suppress)
+    binding = parser.add_argument_group(
+        "binding", "--host and --port are used when none of --bind, --uds and --fd is "
+                   "given, and no sockets come from systemd (LISTEN_FDS)")
+    _option(binding, "--bind", default=None, suppress=True, action="append", type=bind_form,
+            metavar="ADDRESS", help="listen on HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N "
+                                    "(an inherited descriptor); repeatable")
+    _option(binding, "--uds", default=None, suppress=True, metavar="PATH",
+            help="listen on a Unix socket at PATH (the same as --bind unix:PATH)")
+    _option(binding, "--fd", default=None, suppress=True, type=int, metavar="N",
+            help="serve the inherited listening socket N (the same as --bind fd://N)")
+    _option(binding, "--uds-mode", default=f"{DEFAULT_UDS_MODE:04o}", suppress=suppress,
+            type=octal_mode, metavar="MODE",
+            help="the Unix socket file's mode, in octal; a stale file is replaced only when "
+                 "nothing listens on it, and the file is removed on a clean exit")
+    workers = parser.add_argument_group(
+        "workers", "-w N runs N worker processes under a master, which restarts them; "
+                   "signals to the master: TERM stops gracefully, INT and QUIT at once, "
+                   "HUP restarts the workers one generation after another, TTIN and TTOU "
+                   "add and remove one")
+    _option(workers, "-w", "--workers", default=None, suppress=suppress, type=positive_int,
+            metavar="N", help="worker processes (default: none, one process serves "
+                              "without a master)")
+    _option(workers, "--reuse-port", default=False, suppress=suppress, action="store_true",
+            help="give each worker its own SO_REUSEPORT socket, the kernel spreading "
+                 "connections by a hash of their addresses (default: the workers share "
+                 "one socket, each waiting with EPOLLEXCLUSIVE)")
+    _option(workers, "--timeout", default=DEFAULT_TIMEOUT, suppress=suppress,
+            type=_limit_type(float), metavar="SECONDS",
+            help="kill and replace a worker whose loop has not come back for this long "
+                 "(a stuck handler), logging its traceback first; 0: never")
+    _option(workers, "--max-requests", default=0, suppress=suppress, type=_limit_type(int),
+            metavar="N", help="a worker retires gracefully after N requests and a fresh "
+                              "one replaces it; 0: never")
+    _option(workers, "--max-requests-jitter", default=0, suppress=suppress,
+            type=_limit_type(int), metavar="J",
+            help="add a random 0-J to each worker's --max-requests, so that they do not "
+                 "all retire at once")
     operations = parser.add_argument_group(
         "operations", "health, draining and logs (see the README's deployment section)")
     _option(operations, "--health-path", default=None, suppress=suppress, metavar="PATH",
@@ -106,9 +177,10 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
             type=_seconds, metavar="SECONDS",
             help="on SIGTERM, keep accepting new connections this long after the "
                  "readiness path fails, then close the listener and drain")
-    _option(operations, "--shutdown-timeout", default=DEFAULT_SHUTDOWN_TIMEOUT,
-            suppress=suppress, type=_seconds, metavar="SECONDS",
-            help="how long the drain waits for the requests already accepted")
+    _option(operations, "--shutdown-timeout", "--graceful-timeout", dest="shutdown_timeout",
+            default=DEFAULT_SHUTDOWN_TIMEOUT, suppress=suppress, type=_seconds,
+            metavar="SECONDS", help="how long a graceful stop (SIGTERM, a retiring worker) "
+                                    "waits for the requests already accepted")
     operations.add_argument(
         "--access-log", action=argparse.BooleanOptionalAction,
         default=argparse.SUPPRESS,
@@ -167,6 +239,10 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reload", action="store_true",
                         help="restart when a .py file under the app's directory changes "
                              "(for development: serves from a child process)")
+    parser.add_argument("--preload", action="store_true",
+                        help="with -w: import the app once in the master before forking "
+                             "(less memory; a HUP then does not load new code), instead of "
+                             "in each worker")
 
 
 def add_static_options(parser: argparse.ArgumentParser) -> None:
@@ -271,43 +347,88 @@ def load_app(spec: str, interface: str = "auto") -> tuple[App, str]:
 
 # -- serving ---------------------------------------------------------------------
 
-def configure_logging(level: str) -> None:
-    """The fastcore loggers at `level`, to stderr."""
+def configure_logging(level: str, pids: bool = False) -> None:
+    """The fastcore loggers at `level`, to stderr; with `pids` (workers),
+    each line says which process wrote it."""
     import logging
 
     root = logging.getLogger("fastcore")
     root.setLevel(level.upper())
-    if not root.handlers:
+    if not root.handlers and not logging.getLogger().handlers:
         # "%(message)s" to stderr, as the last-resort handler printed them
         # before; access lines (fastcore.access) propagate to it.
-        root.addHandler(logging.StreamHandler())
+        handler = logging.StreamHandler()
+        if pids:
+            handler.setFormatter(logging.Formatter("[%(process)d] %(message)s"))
+        root.addHandler(handler)
 
 
-def _serve(app: App, args: argparse.Namespace, what: str, access_log: bool) -> int:
+def _addresses(args: argparse.Namespace) -> dict[str, Any]:
+    # --bind, --uds, --fd; else the sockets systemd passed; else host:port.
+    from fastcore import listeners
+
+    binds = list(getattr(args, "bind", None) or ())
+    if getattr(args, "uds", None):
+        binds.append("unix:" + args.uds)
+    if getattr(args, "fd", None) is not None:
+        binds.append(f"fd://{args.fd}")
+    if binds:
+        return {"bind": binds}
+    sockets = listeners.systemd_sockets()
+    if sockets:
+        return {"sock": sockets}
+    return {"host": args.host, "port": args.port}
+
+
+def _serve(app: App, args: argparse.Namespace, what: str, access_log: bool,
+           load: Callable[[], App] | None = None) -> int:
     from fastcore.server import Server
+    from fastcore.supervisor import Supervision, WorkerBootError
 
     access_log = getattr(args, "access_log", access_log)
-    configure_logging(args.log_level)
+    configure_logging(args.log_level, pids=args.workers is not None)
     limits = {name: getattr(args, name) for name in LIMIT_NAMES if hasattr(args, name)}
+    supervision = None
+    if args.workers is not None:
+        supervision = Supervision(
+            timeout=args.timeout, graceful_timeout=args.shutdown_timeout,
+            max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
+            reuse_port=args.reuse_port, load=load, limits=limits if load else None)
     try:
         proxy = {name: getattr(args, name) for name in PROXY_NAMES}
-        server = Server(app, args.host, args.port, health_path=args.health_path,
+        server = Server(app, **_addresses(args), uds_mode=args.uds_mode, workers=args.workers,
+                        supervision=supervision, health_path=args.health_path,
                         ready_path=args.ready_path, shutdown_delay=args.shutdown_delay,
                         shutdown_timeout=args.shutdown_timeout, access_log=access_log,
                         access_log_format=args.access_log_format, **proxy, **limits)
     except (TypeError, ValueError) as exc:
         raise CommandError(str(exc)) from None
-    try:
-        server.listen()
-    except OSError as exc:
-        print(f"fastcore: cannot listen on {args.host}:{args.port}: "
-              f"{exc.strerror or exc}", file=sys.stderr)
-        return 1
+    if args.workers is None:
+        try:
+            server.listen()
+        except OSError as exc:
+            print(f"fastcore: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    workers = "" if args.workers is None else (
+        f" with {args.workers} worker{'s' if args.workers > 1 else ''} (master {os.getpid()})")
     # Printed once Ctrl-C and SIGTERM stop it gracefully: whoever waits
     # for this line may signal at once.
-    server.serve_forever(ready=lambda: print(
-        f"fastcore serving {what} on {server.url} (Ctrl-C to stop)", flush=True))
+    try:
+        server.serve_forever(ready=lambda: print(
+            f"fastcore serving {what} on {_where(server)}{workers} (Ctrl-C to stop)",
+            flush=True))
+    except OSError as exc:
+        print(f"fastcore: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except WorkerBootError as exc:
+        print(f"fastcore: {exc}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _where(server: Any) -> str:
+    # The URL, or every address when there are several.
+    return ", ".join(server.addresses) if len(server.addresses) > 1 else server.url
 
 
 def _command(args: argparse.Namespace, argv: list[str]) -> int:
@@ -315,8 +436,12 @@ def _command(args: argparse.Namespace, argv: list[str]) -> int:
         if args.reload:
             from fastcore.reload import serve_with_reload
             return serve_with_reload([a for a in argv if a != "--reload"], args.app)
-        app, file = load_app(args.app, args.interface)
-        return _serve(app, args, f"{args.app} (from {file})", access_log=False)
+        if args.workers is None or args.preload:
+            app, file = load_app(args.app, args.interface)
+            return _serve(app, args, f"{args.app} (from {file})", access_log=False)
+        # Each worker imports the app: a restart (HUP) loads new code.
+        return _serve(App(), args, args.app, access_log=False,
+                      load=lambda: load_app(args.app, args.interface)[0])
     if args.command == "static":
         site = App()
         try:

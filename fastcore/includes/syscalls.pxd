@@ -109,6 +109,7 @@ cdef extern from "<sys/epoll.h>" nogil:
         EPOLLERR
         EPOLLHUP
         EPOLLRDHUP
+        EPOLLEXCLUSIVE
         EPOLL_CLOEXEC
         EPOLL_CTL_ADD
         EPOLL_CTL_MOD
@@ -133,6 +134,13 @@ cdef extern from "<unistd.h>" nogil:
     int close(int fd)
     ssize_t read(int fd, void* buf, size_t n)
     ssize_t write(int fd, const void* buf, size_t n)
+    int getpid()
+
+
+cdef extern from "<signal.h>" nogil:
+    enum:
+        SIGURG
+    int kill(int pid, int sig)
 
 
 cdef extern from "<time.h>" nogil:
