@@ -362,8 +362,9 @@ def test_proxy_options_on_the_command_line(tmp_path):
             assert ask(port, forged) == expected, options
         finally:
             stop(process)
-    process, line = start(["--proxy-protocol", "v1", "run", "who:app", "--port", "0"],
-                          cwd=tmp_path)
+    # Before the subcommand, and with a worker process: its Server gets them too.
+    process, line = start(["--proxy-protocol", "v1", "run", "who:app", "--port", "0",
+                           "-w", "1"], cwd=tmp_path)
     try:
         port = int(re.search(r":(\d+)/", line).group(1))
         assert ask(port, b"PROXY TCP4 198.51.100.2 127.0.0.1 9 80\r\n" + forged) \
