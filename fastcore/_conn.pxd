@@ -6,6 +6,7 @@ cdef class Conn:
         int fd
         int state                     # C_OPEN, C_CLOSING, C_LINGER_NEXT, C_LINGERING, C_CLOSED
         Reader reader
+        ProxyPreface preface          # the PROXY header still expected, or None
         Output output
         StreamBody stream             # a streamed body being sent, or None
         list jobs                     # answers on their way, in order (with a pool)
@@ -19,6 +20,7 @@ cdef class Conn:
         double linger_until           # when lingering gives up
 
     cdef int on_readable(self) except -1
+    cdef Py_ssize_t read_preface(self, char** data, Py_ssize_t n) except -2
     cdef int on_tick(self, double now) except -1
     cdef int on_stop(self) except -1
     cdef int answer(self) except -1

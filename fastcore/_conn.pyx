@@ -18,6 +18,7 @@ cdef class Conn:
         self.reader = Reader.__new__(Reader, loop)
         self.output = Output.__new__(Output, fd)
         self.kernel_queued = -1
+        self.preface = expect_preface(loop)
 
     def __dealloc__(self):
         if self.fd >= 0:
@@ -45,10 +46,13 @@ cdef class Conn:
 
     cdef int on_readable(self) except -1:
         cdef Loop loop = self.loop
+        cdef char* data = loop.rbuf
         cdef ssize_t n
         cdef int outcome
+        if self.preface is not None:
+            data += PP_ROOM                      # room to give back a signature's prefix
         while True:
-            n = recv(self.fd, loop.rbuf, READ_BUFFER_SIZE, 0)
+            n = recv(self.fd, data, READ_BUFFER_SIZE - (data - loop.rbuf), 0)
             if n >= 0:
                 break
             outcome = io_outcome(errno)
@@ -61,6 +65,10 @@ cdef class Conn:
             if n == 0:
                 self.close()
             return 0                             # dropped: only the close matters
+        if self.preface is not None:
+            n = self.read_preface(&data, n)
+            if n <= 0:
+                return 0                         # more to come, or closed
         if n == 0:
             if self.stream is not None:
                 # Gone in the middle of a streamed response (a client does
@@ -69,12 +77,26 @@ cdef class Conn:
                 return 0
             self.reader.on_eof()
             self.state = C_CLOSING               # it sends nothing more: no lingering
-        elif self.reader.feed(loop.rbuf, n, loop.now):
+        elif self.reader.feed(data, n, loop.now):
             self.state = C_LINGER_NEXT
         elif self.reader.phase == R_DONE and self.state == C_OPEN:
             self.state = C_CLOSING
         self.answer()
         return self.flush()
+
+    cdef Py_ssize_t read_preface(self, char** data, Py_ssize_t n) except -2:
+        # ProxyPreface.take: the HTTP bytes after the header; -1: closed.
+        cdef ProxyPreface preface = self.preface
+        n = preface.take(data, n, self.client, self.loop.proxy.proxy_allow_from)
+        if n == PP_FAIL:
+            self.close()
+            return -1
+        if preface.done:
+            self.preface = None
+            if preface.source is not None:
+                self._client = preface.source
+                self._local = preface.dest
+        return n
 
     # -- answering ----------------------------------------------------------
 
@@ -294,6 +316,9 @@ cdef class Conn:
             return 0
         if self.stream is not None or self.jobs:
             return 0                             # a response is under way
+        if self.preface is not None and now >= self.preface.deadline:
+            self.close()                         # no PROXY header in time
+            return 0
         if self.events & EPOLLIN and now >= self.reader.deadline:
             if self.reader.on_timeout():
                 # A slow or stalled request: say so, and close without

@@ -16,6 +16,7 @@ from typing import Any, final
 from fastcore.forms import MultiDict, UploadFile
 from fastcore.headers import Headers
 from fastcore.limits import Limits
+from fastcore.proxy import ProxyConfig
 
 @final
 class Request:
@@ -123,6 +124,7 @@ class Loop:
         stop_timeout: float = ...,
         inline: Iterable[_Handler] = ...,
         *,
+        proxy: ProxyConfig | None = ...,
         shared: bool = ...,
         board: memoryview | bytearray | None = ...,
         slot: int = ...,
@@ -154,6 +156,9 @@ class Loop:
     def running(self) -> bool: ...
     @property
     def draining(self) -> bool: ...
+    @property
+    def proxy(self) -> ProxyConfig | None:
+        """What the loop believes from proxies (Server's proxy keywords)."""
     @property
     def handler_threads(self) -> int:
         """The handler pool's threads that are alive (0 without a pool)."""

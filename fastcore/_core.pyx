@@ -14,6 +14,7 @@
 #   _health.pyx    health and readiness paths the engine answers itself
 #   _dispatch.pyx  who answers a request, and running its handler
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
+#   _proxy_protocol.pyx  the PROXY protocol header before a connection's first request
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
 #   _accept.pyx    the listening sockets and accepting from them
 #   _loop.pyx      epoll, the sweep, stopping
@@ -29,7 +30,7 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Realloc, PyMem_Free
 from cpython.pythread cimport PyThread_get_thread_ident
 from cpython.unicode cimport PyUnicode_AsUTF8String, PyUnicode_DecodeLatin1
 from libc.math cimport INFINITY
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memset
 from posix.stat cimport fstat, struct_stat
 
@@ -82,6 +83,7 @@ include "_access.pyx"
 include "_health.pyx"
 include "_dispatch.pyx"
 include "_reader.pyx"
+include "_proxy_protocol.pyx"
 include "_conn.pyx"
 include "_accept.pyx"
 include "_loop.pyx"

@@ -184,6 +184,11 @@ cdef object sockaddr_to_tuple(sockaddr_storage* addr):
     return None
 
 
+cdef inline object host_of(object client):
+    # The host of a (host, port) address; None for a Unix-socket peer.
+    return None if client is None else client[0]
+
+
 cdef inline bint name_is(const char* name, Py_ssize_t length,
                          const char* lower, Py_ssize_t lower_length) noexcept nogil:
     # A field name (or value) equal to `lower`, ignoring ASCII case.

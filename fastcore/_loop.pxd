@@ -13,6 +13,9 @@ cdef class Loop:
         FileCache files
         limits_t limits
         double stop_timeout           # of a stop the loop begins itself
+        readonly object proxy         # fastcore.proxy.ProxyConfig, or None
+        bint proxy_headers            # believe X-Forwarded-* and Forwarded from trusted peers
+        int proxy_protocol            # 0, or the PROXY versions expected (PP_V1 | PP_V2)
 
         double now
         double next_sweep

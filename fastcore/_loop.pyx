@@ -38,7 +38,7 @@ cdef class Loop:
         self.wake_fd = -1
 
     def __init__(self, listen_fds, dict routes, object fallback, limits,
-                 logger, double stop_timeout=10.0, inline=(), *,
+                 logger, double stop_timeout=10.0, inline=(), *, proxy=None,
                  bint shared=False, board=None, Py_ssize_t slot=-1,
                  Py_ssize_t max_requests=0):
         # listen_fds: a listening descriptor or a list of them (-1 or an
@@ -49,8 +49,14 @@ cdef class Loop:
         # of its last tick (for the master to tell a stuck worker), its
         # connections, and whether it waits for connections (for the other
         # workers' Acceptors). `max_requests`: stop gracefully after that
-        # many requests (0: never).
+        # many requests (0: never). `proxy`: a fastcore.proxy.ProxyConfig,
+        # or None for no proxy at all.
         cdef epoll_event event
+        self.proxy = proxy
+        if proxy is not None:
+            self.proxy_headers = proxy.proxy_headers
+            self.proxy_protocol = {"off": 0, "v1": PP_V1, "v2": PP_V2,
+                                   "auto": PP_AUTO}[proxy.proxy_protocol]
         if isinstance(listen_fds, int):
             listen_fds = [] if listen_fds < 0 else [listen_fds]
         self.acceptor = Acceptor.__new__(Acceptor, self, list(listen_fds), shared)

@@ -19,8 +19,10 @@ cdef class Request:
         object _scheme           # "http" or "https"
         object _host             # the Host the client asked for
         object _client           # (host, port) instead of the socket's peer
+        bint _proxied            # the forwarded headers have been looked at
         double _started          # taken to be answered (set while the access log is on)
 
     cdef _split_target(self)
     cdef tuple _form_data(self)
     cdef str _local_address(self)
+    cdef int _read_forwarded(self) except -1

@@ -11,6 +11,7 @@ cdef dict _METHOD_NAMES = {m.encode(): m for m in STANDARD_METHODS}
 # them: a server whose handlers read no form or cookie does not load them.
 cdef object _forms = None
 cdef object _cookies = None
+cdef object _proxy = None
 
 
 cdef object forms():
@@ -19,6 +20,14 @@ cdef object forms():
         from fastcore import forms as module
         _forms = module
     return _forms
+
+
+cdef object proxy():
+    global _proxy
+    if _proxy is None:
+        from fastcore import proxy as module
+        _proxy = module
+    return _proxy
 
 
 cdef object cookies():
@@ -142,20 +151,45 @@ cdef class Request:
     def files(self):
         return self._form_data()[1]
 
+    cdef int _read_forwarded(self) except -1:
+        # What a trusted proxy's X-Forwarded-* or Forwarded say, read once,
+        # when client, scheme or host is first asked for (fastcore.proxy).
+        cdef Conn conn = self._conn
+        self._proxied = True
+        if conn is None or not conn.loop.proxy_headers:
+            return 0
+        # The peer is the PROXY header's source, if there was one.
+        if host_of(conn.client) not in conn.loop.proxy.forwarded_allow_ips:
+            return 0
+        client, scheme, host = proxy().forwarded(conn.loop.proxy, self._raw_headers)
+        if client is not None and self._client is None:
+            self._client = client
+        if scheme is not None and self._scheme is None:
+            self._scheme = scheme
+        if host is not None and self._host is None:
+            self._host = host
+        return 0
+
     @property
     def client(self):
+        if not self._proxied:
+            self._read_forwarded()
         if self._client is not None:
             return self._client
         return self._conn.client if self._conn is not None else None
 
     @property
     def scheme(self):
+        if not self._proxied:
+            self._read_forwarded()
         if self._scheme is None:
             self._scheme = "http"                # fastcore speaks no TLS itself
         return self._scheme
 
     @property
     def host(self):
+        if not self._proxied:
+            self._read_forwarded()
         if self._host is None:
             self._host = (authority(self._target) or self.headers.get("host")
                           or self._local_address())

@@ -75,7 +75,16 @@ def wsgi_environ(Request request, dict base, str script_name):
             environ[key] = text
         else:
             environ[key] = previous + ("; " if key == "HTTP_COOKIE" else ", ") + text
-    client = request._conn.client if request._conn is not None else None
+    if request._conn is not None and request._conn.loop.proxy_headers:
+        # What a trusted proxy says (fastcore.proxy) stands for the socket.
+        request._read_forwarded()
+        if request._scheme is not None:
+            environ["wsgi.url_scheme"] = request._scheme
+        if request._host is not None:
+            environ["HTTP_HOST"] = request._host
+    client = request._client
+    if client is None and request._conn is not None:
+        client = request._conn.client
     if client is not None:
         environ["REMOTE_ADDR"] = client[0]
         environ["REMOTE_PORT"] = str(client[1])

@@ -26,6 +26,7 @@ from typing import Any
 from fastcore.access import FORMATS
 from fastcore.app import App
 from fastcore.limits import Limits
+from fastcore.proxy import DEFAULT_TRUSTED, PROXY_PROTOCOL_MODES
 from fastcore.listeners import DEFAULT_UDS_MODE, parse_bind
 from fastcore.server import DEFAULT_SHUTDOWN_DELAY, DEFAULT_SHUTDOWN_TIMEOUT
 from fastcore.supervisor import DEFAULT_TIMEOUT
@@ -127,6 +128,7 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
             help="the address to listen on")
     _option(parser, "--port", default=DEFAULT_PORT, suppress=suppress, type=port_number,
             metavar="PORT", help="the port to listen on, 0-65535; 0 picks a free one")
+    add_proxy_options(parser, suppress=suppress)
     binding = parser.add_argument_group(
         "binding", "--host and --port are used when none of --bind, --uds and --fd is "
                    "given, and no sockets come from systemd (LISTEN_FDS)")
@@ -199,6 +201,29 @@ def add_shared_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
                 suppress=True, type=_limit_type(type(default)), dest=name,
                 metavar="SECONDS" if name.endswith("_timeout") else "N",
                 help=name.replace("_", " "))
+
+
+PROXY_NAMES = ("proxy_headers", "forwarded_allow_ips", "proxy_protocol", "proxy_allow_from")
+
+
+def add_proxy_options(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """Behind a proxy (fastcore.proxy): the same as Server's keywords."""
+    group = parser.add_argument_group(
+        "behind a proxy", "whom to believe about the client; see 'Behind a proxy' in the README")
+    _option(group, "--proxy-headers", default=False, suppress=suppress, action="store_true",
+            help="take the client, scheme and host from X-Forwarded-For/-Proto/-Host and "
+                 "Forwarded, when the peer is in --forwarded-allow-ips")
+    _option(group, "--forwarded-allow-ips", default=None, suppress=suppress, metavar="LIST",
+            help="the proxies whose forwarded headers are believed: addresses and CIDR "
+                 "ranges, comma-separated, or '*' (default: $FORWARDED_ALLOW_IPS if set, "
+                 "else 127.0.0.1,::1; a Unix-socket peer is always trusted)")
+    _option(group, "--proxy-protocol", default="off", suppress=suppress,
+            choices=PROXY_PROTOCOL_MODES,
+            help="expect a PROXY protocol header (HAProxy's v1 or v2, or auto: either) "
+                 "before the first request from peers in --proxy-allow-from")
+    _option(group, "--proxy-allow-from", default=DEFAULT_TRUSTED, suppress=suppress,
+            metavar="LIST", help="the peers that must send a PROXY protocol header; one "
+                                 "from any other peer closes the connection")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -370,11 +395,12 @@ def _serve(app: App, args: argparse.Namespace, what: str, access_log: bool,
             max_requests=args.max_requests, max_requests_jitter=args.max_requests_jitter,
             reuse_port=args.reuse_port, load=load, limits=limits if load else None)
     try:
+        proxy = {name: getattr(args, name) for name in PROXY_NAMES}
         server = Server(app, **_addresses(args), uds_mode=args.uds_mode, workers=args.workers,
                         supervision=supervision, health_path=args.health_path,
                         ready_path=args.ready_path, shutdown_delay=args.shutdown_delay,
                         shutdown_timeout=args.shutdown_timeout, access_log=access_log,
-                        access_log_format=args.access_log_format, **limits)
+                        access_log_format=args.access_log_format, **proxy, **limits)
     except (TypeError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     if args.workers is None:

@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -21,6 +21,7 @@ from fastcore.responses import Response
 
 if TYPE_CHECKING:
     from fastcore.app import App
+    from fastcore.proxy import ProxyConfig
     from fastcore.supervisor import Supervision
     from fastcore.wsgi import WSGIApplication
 
@@ -76,6 +77,13 @@ class Server:
     `workers`: serve_forever() runs that many worker processes under a
     master (see fastcore.supervisor); refused in a process that runs
     other threads, where forking is unsafe.
+
+    Behind a proxy (see fastcore.proxy): `proxy_headers` believes
+    X-Forwarded-For/-Proto/-Host and Forwarded from peers in
+    `forwarded_allow_ips` (addresses, CIDR ranges or "*"; default
+    $FORWARDED_ALLOW_IPS, else "127.0.0.1,::1"). `proxy_protocol` ("v1",
+    "v2" or "auto") expects a PROXY protocol header from peers in
+    `proxy_allow_from` (default "127.0.0.1,::1").
     """
 
     def __init__(self, app: App | WSGIApplication, host: str = "127.0.0.1", port: int = 8081, *,
@@ -84,6 +92,10 @@ class Server:
                  bind: list[str] | tuple[str, ...] = (), uds_mode: int = DEFAULT_UDS_MODE,
                  workers: int | None = None, supervision: Supervision | None = None,
                  shutdown_timeout: float = DEFAULT_SHUTDOWN_TIMEOUT,
+                 proxy_headers: bool = False,
+                 forwarded_allow_ips: str | Iterable[str] | None = None,
+                 proxy_protocol: str = "off",
+                 proxy_allow_from: str | Iterable[str] | None = None,
                  shutdown_delay: float = DEFAULT_SHUTDOWN_DELAY,
                  health_path: str | None = None, ready_path: str | None = None,
                  access_log: bool = False, access_log_format: str = "combined",
@@ -113,6 +125,13 @@ class Server:
         self.host = host
         self.port = port
         self.shutdown_timeout = shutdown_timeout
+        self.proxy: ProxyConfig | None = None
+        if proxy_headers or proxy_protocol != "off":
+            # Imported only then: a server behind no proxy does not load it.
+            from fastcore.proxy import ProxyConfig
+
+            self.proxy = ProxyConfig.build(proxy_headers, forwarded_allow_ips,
+                                           proxy_protocol, proxy_allow_from)
         if not shutdown_delay >= 0:
             raise ValueError(f"shutdown_delay is a number of seconds >= 0, not {shutdown_delay!r}")
         self.shutdown_delay = shutdown_delay
@@ -120,7 +139,9 @@ class Server:
         self.operations: dict[str, Any] = {
             "shutdown_delay": shutdown_delay, "health_path": health_path,
             "ready_path": ready_path, "access_log": access_log,
-            "access_log_format": access_log_format}
+            "access_log_format": access_log_format, "proxy_headers": proxy_headers,
+            "forwarded_allow_ips": forwarded_allow_ips, "proxy_protocol": proxy_protocol,
+            "proxy_allow_from": proxy_allow_from}
         self._probes = _probes(health_path, ready_path)
         self._ready = self._probes.get(ready_path) if ready_path is not None else None
         self._access = AccessLog(access_log, access_log_format) if access_log else None
@@ -210,7 +231,7 @@ class Server:
             self._loop = Loop([sock.fileno() for sock in sockets], routes,
                               self.app.dispatch, self.limits, logger,
                               self.shutdown_timeout, self.app.inline_handlers(),
-                              **self._engine_options)
+                              proxy=self.proxy, **self._engine_options)
             if self._access is not None:
                 install_access_log(self._loop, self._access)
         except BaseException:

@@ -121,3 +121,41 @@ def wsgi_file_app(path: str):
         start_response("200 OK", headers)
         return environ["wsgi.file_wrapper"](opened, 4096)
     return app
+
+
+def whoami_app(**limits: float) -> fastcore.App:
+    """Every path answered with JSON of who the request says the client is
+    (``client``, ``scheme``, ``host``, ``url``) and the length of its body,
+    for the tests behind a proxy. ``/stream`` streams eight chunks."""
+    app = fastcore.App(**limits)
+
+    def facts(request):
+        client = request.client
+        return {"client": list(client) if client is not None else None,
+                "scheme": request.scheme, "host": request.host, "url": request.url,
+                "length": len(request.body)}
+
+    @app.route("/stream")
+    def stream(request):
+        for i in range(8):
+            yield f"chunk {i}\n".encode()
+
+    @app.route("/{rest:path}", methods=["GET", "POST"])
+    def any_path(request):
+        return facts(request)
+
+    @app.route("/", methods=["GET", "POST"])
+    def index(request):
+        return facts(request)
+
+    return app
+
+
+def wsgi_whoami(environ, start_response):
+    """A WSGI application that answers with JSON of the environ's view of
+    the client: REMOTE_ADDR, REMOTE_PORT, wsgi.url_scheme, HTTP_HOST."""
+    body = json.dumps({key: environ.get(key) for key in (
+        "REMOTE_ADDR", "REMOTE_PORT", "wsgi.url_scheme", "HTTP_HOST")}).encode()
+    start_response("200 OK", [("Content-Type", "application/json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]

@@ -321,3 +321,53 @@ def test_reload_restarts_when_a_py_file_changes(tmp_path):
     assert f"watching {tmp_path}" in stderr
     assert "live.py changed; restarting" in stderr
     assert stderr.count("restarting") == 1
+
+
+def test_the_proxy_options_in_help():
+    for args in (["--help"], ["run", "--help"], ["static", "--help"]):
+        text = " ".join(run_cli(*args).stdout.split())
+        assert "--proxy-headers" in text
+        assert "(default: $FORWARDED_ALLOW_IPS if set, else 127.0.0.1,::1;" in text
+        assert re.search(r"--proxy-protocol \{off,v1,v2,auto\} .*\(default: off\)", text)
+        assert re.search(r"--proxy-allow-from LIST .*\(default: 127\.0\.0\.1,::1\)", text)
+
+
+def test_proxy_options_on_the_command_line(tmp_path):
+    (tmp_path / "who.py").write_text(textwrap.dedent("""
+        import fastcore
+        app = fastcore.App()
+
+        @app.route("/")
+        def index(request):
+            return f"{request.client[0]} {request.scheme}"
+    """))
+    forged = (b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 203.0.113.3\r\n"
+              b"X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n")
+
+    def ask(port, data):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(data)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        return answer.partition(b"\r\n\r\n")[2]
+
+    for options, expected in (([], b"127.0.0.1 http"),
+                              (["--proxy-headers"], b"203.0.113.3 https"),
+                              (["--proxy-headers", "--forwarded-allow-ips", "10.0.0.0/8"],
+                               b"127.0.0.1 http")):
+        process, line = start(["run", "who:app", "--port", "0", *options], cwd=tmp_path)
+        try:
+            port = int(re.search(r":(\d+)/", line).group(1))
+            assert ask(port, forged) == expected, options
+        finally:
+            stop(process)
+    # Before the subcommand, and with a worker process: its Server gets them too.
+    process, line = start(["--proxy-protocol", "v1", "run", "who:app", "--port", "0",
+                           "-w", "1"], cwd=tmp_path)
+    try:
+        port = int(re.search(r":(\d+)/", line).group(1))
+        assert ask(port, b"PROXY TCP4 198.51.100.2 127.0.0.1 9 80\r\n" + forged) \
+            == b"198.51.100.2 http"
+    finally:
+        stop(process)

@@ -195,7 +195,7 @@ def exchange(port: int, data: bytes, mode: str, strict: bool) -> Verdict:
 # request, marked by a field of its own, is answered 200. A plain `return
 # 200` would answer before the body arrives and judge the body only after.
 # proxy_ignore_client_abort: the client half-closes once it has sent all.
-NGINX_CONF = """\
+NGINX_MAIN = """\
 daemon off;
 master_process off;
 {user}
@@ -209,6 +209,9 @@ http {{
     fastcgi_temp_path {dir}/fastcgi;
     uwsgi_temp_path {dir}/uwsgi;
     scgi_temp_path {dir}/scgi;
+{http}}}
+"""
+NGINX_CONF = """\
     keepalive_timeout 5s;
     server {{
         listen 127.0.0.1:{port};
@@ -221,7 +224,6 @@ http {{
             proxy_ignore_client_abort on;
         }}
     }}
-}}
 """
 
 
@@ -232,10 +234,17 @@ def current_user_line() -> str:
     return f"user {pwd.getpwuid(os.getuid()).pw_name} {grp.getgrgid(os.getgid()).gr_name};"
 
 
+def nginx_conf(workdir: str, http: str) -> str:
+    """A whole nginx.conf around `http`, the contents of its http block:
+    one process in the foreground, its files in `workdir`."""
+    return NGINX_MAIN.format(dir=workdir, user=current_user_line(), http=http)
+
+
 @contextlib.contextmanager
-def running_nginx(binary: str, workdir: str):
+def running_nginx(binary: str, workdir: str, config=None):
     """nginx in one process on a free loopback port (nginx cannot be told
-    port 0: a port is picked, and another tried if it was taken since)."""
+    port 0: a port is picked, and another tried if it was taken since).
+    `config(port)` gives the configuration's text (default: NGINX_CONF)."""
     for _attempt in range(10):
         port = free_port()
         conf = os.path.join(workdir, "nginx.conf")
@@ -243,7 +252,8 @@ def running_nginx(binary: str, workdir: str):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(pidfile)
         with open(conf, "w") as out:
-            out.write(NGINX_CONF.format(dir=workdir, port=port, user=current_user_line()))
+            out.write(config(port) if config is not None else
+                      nginx_conf(workdir, NGINX_CONF.format(port=port)))
         log = os.path.join(workdir, "error.log")
         process = subprocess.Popen([binary, "-p", workdir, "-c", conf, "-e", log],
                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
