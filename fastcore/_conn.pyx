@@ -33,13 +33,9 @@ cdef class Conn:
 
     @property
     def local(self):
-        # The address the client connected to: one getsockname(2) per
-        # connection, when first asked.
-        cdef sockaddr_storage addr
-        cdef socklen_t addrlen = sizeof(addr)
+        # One getsockname(2) per connection, when first asked.
         if self._local is None and self.fd >= 0:
-            if getsockname(self.fd, <sockaddr*>&addr, &addrlen) == 0:
-                self._local = sockaddr_to_tuple(&addr)
+            self._local = local_address(self.fd)
         return self._local
 
     # -- reading ------------------------------------------------------------
@@ -218,11 +214,8 @@ cdef class Conn:
         if result == PUMP_END:
             self.end_stream(True)
         else:
-            self.loop.logger.warning(
-                "a streamed body %s; closing the connection",
-                "ended before its declared length" if result == PUMP_SHORT else
-                "went past its declared length" if result == PUMP_LONG else
-                "was dropped: its client fell more than max_queued events behind")
+            self.loop.logger.warning("a streamed body %s; closing the connection",
+                                     pump_failure(result))
             self.end_stream(False)
         return True
 

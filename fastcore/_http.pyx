@@ -184,6 +184,15 @@ cdef object sockaddr_to_tuple(sockaddr_storage* addr):
     return None
 
 
+cdef object local_address(int fd):
+    # The address a connection's client connected to (getsockname(2)).
+    cdef sockaddr_storage addr
+    cdef socklen_t addrlen = sizeof(addr)
+    if getsockname(fd, <sockaddr*>&addr, &addrlen) == 0:
+        return sockaddr_to_tuple(&addr)
+    return None
+
+
 cdef inline object host_of(object client):
     # The host of a (host, port) address; None for a Unix-socket peer.
     return None if client is None else client[0]

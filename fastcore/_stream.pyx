@@ -186,3 +186,12 @@ cdef void close_iterable(Loop loop, object iterable):
             closer()
         except Exception:
             loop.logger.exception("closing a streamed body failed")
+
+
+cdef str pump_failure(int result):
+    # What went wrong with a streamed body, for the log.
+    if result == PUMP_SHORT:
+        return "ended before its declared length"
+    if result == PUMP_LONG:
+        return "went past its declared length"
+    return "was dropped: its client fell more than max_queued events behind"
