@@ -104,4 +104,3 @@ cdef enum:
     F_UPGRADE = 32
     F_HEAD_DONE = 64          # header block complete: further fields are trailers
     F_EXPECT_OTHER = 128      # an Expect field other than 100-continue
-    F_LINE_DONE = 256         # the request line has ended (an LF was read)

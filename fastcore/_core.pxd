@@ -12,6 +12,7 @@ include "_limits.pxd"
 cdef class Loop
 cdef class Conn
 cdef class Acceptor
+cdef class Reader
 
 include "_files.pxd"
 include "_request.pxd"
@@ -21,6 +22,7 @@ include "_access.pxd"
 include "_health.pxd"
 include "_pool.pxd"
 include "_dispatch.pxd"
+include "_request_line.pxd"
 include "_reader.pxd"
 include "_proxy_protocol.pxd"
 include "_conn.pxd"

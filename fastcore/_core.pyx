@@ -13,6 +13,8 @@
 #   _access.pyx    the access log: each response's fields, to fastcore.access
 #   _health.pyx    health and readiness paths the engine answers itself
 #   _dispatch.pyx  who answers a request, and running its handler
+#   _request_line.pyx  what llhttp does not report of a request line: a
+#                  refused method or version, an unfinished line's length
 #   _reader.pyx    a connection's read side: httptools, limits, parsed requests
 #   _proxy_protocol.pyx  the PROXY protocol header before a connection's first request
 #   _conn.pyx      a connection: lifecycle, answering in order, timeouts
@@ -82,6 +84,7 @@ include "_pool.pyx"
 include "_access.pyx"
 include "_health.pyx"
 include "_dispatch.pyx"
+include "_request_line.pyx"
 include "_reader.pyx"
 include "_proxy_protocol.pyx"
 include "_conn.pyx"

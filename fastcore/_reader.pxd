@@ -8,6 +8,7 @@ cdef class Reader:
         object get_method             # its bound methods
         object should_keep_alive
         object logger
+        RequestLine line              # what llhttp does not report of the request line
         limits_t* limits              # the loop's, which outlives its connections
         double now                    # loop time of the current feed
         readonly int phase            # R_IDLE, R_HEAD, R_BODY, R_PROBE, R_DONE
@@ -18,8 +19,6 @@ cdef class Reader:
         readonly Py_ssize_t completed # requests parsed whole on this connection
         bint last                     # stopping: parse no read after the next request
         bint any_version              # the parser takes any x.y: versions checked here
-        bint boundary                 # the last read ended between requests (see feed)
-        char tail[3]                  # the last 3 bytes read (see first_request_end)
         Py_ssize_t skip               # requests to parse again without queueing them
 
         # The request being parsed.
@@ -29,7 +28,6 @@ cdef class Reader:
         Py_ssize_t body_len
         Py_ssize_t head_bytes
         Py_ssize_t head_count
-        Py_ssize_t partial_line       # bytes of the unfinished head line (see feed)
         Py_ssize_t body_wire          # bytes of reads that were all this request's
         Py_ssize_t read_body          # body bytes delivered during this read
         Py_ssize_t framing            # non-body bytes since the last body bytes
@@ -37,8 +35,6 @@ cdef class Reader:
         int version                   # 10 or 11
         bint keep_alive
         bint continue_pending         # Expect: 100-continue, and no body byte yet
-        bytearray method_probe        # a refused method's line, until 400 or 501 is clear
-        bytes first_bytes             # what came before the first request line
 
     cdef bint feed(self, char* data, Py_ssize_t n, double now) except -1
     cdef int on_eof(self) except -1
@@ -50,13 +46,7 @@ cdef class Reader:
     cdef void close(self)
     cdef void reset_message(self)
     cdef int refuse(self, int status) except -1
-    cdef int probe_method(self) except -1
-    cdef int version_error_status(self, object error) except -1
+    cdef int probing(self) except -1
     cdef int restart_parser(self, Py_ssize_t skip, int phase) except -1
-    cdef bytes rest_of_line(self, const char* data, Py_ssize_t n, Py_ssize_t url_start)
-    cdef Py_ssize_t first_request_end(self, const char* data, Py_ssize_t n, int phase,
-                                      Py_ssize_t body_start, Py_ssize_t completed) except -2
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1
-    cdef int check_partial_line(self, const char* data, Py_ssize_t n,
-                                bint began_here) except -1
     cdef int check_body_bytes(self, Py_ssize_t n) except -1

@@ -5,7 +5,10 @@
 # needed exist. Each callback records what it was given, or raises
 # ProtocolError(status) to stop the parser; feed() turns that into the one
 # refusal that ends the stream, since after a framing error the rest of it
-# cannot be trusted. No handler runs here: parse, then act.
+# cannot be trusted. No handler runs here: parse, then act. What llhttp does
+# not report of a request line (a refused method or version, a line not yet
+# ended) is its RequestLine's (_request_line.pyx), asked after a read or on
+# those errors only, so the per-request path here stays short.
 
 
 # The interim response a client asked for with Expect: 100-continue, as an
@@ -13,19 +16,6 @@
 # requests before it (RFC 9110 section 15.2: interim responses precede the
 # final response of their own request, never an earlier one's).
 cdef object CONTINUE = object()
-
-
-cdef inline void keep_tail(char* tail, const char* data, Py_ssize_t n) noexcept nogil:
-    # The last 3 bytes of the stream so far, after a read of n bytes.
-    if n >= 3:
-        memcpy(tail, data + n - 3, 3)
-    elif n == 2:
-        tail[0] = tail[2]
-        memcpy(tail + 1, data, 2)
-    elif n == 1:
-        tail[0] = tail[1]
-        tail[1] = tail[2]
-        tail[2] = data[0]
 
 
 class StopParsing(Exception):
@@ -43,18 +33,19 @@ cdef class Reader:
         self.get_method = self.parser.get_method
         self.should_keep_alive = self.parser.should_keep_alive
         self.logger = loop.logger
+        self.line = RequestLine.__new__(RequestLine)
         self.limits = &loop.limits
         self.phase = R_IDLE
         self.deadline = loop.now + loop.limits.keepalive_timeout
         self.ready = []
         self.version = 11
-        self.boundary = True
         self.reset_message()
 
     cdef void close(self):
         # The parser holds this object: break the cycle.
         self.parser = self.get_method = self.should_keep_alive = None
         self.headers = self.body = None
+        self.line.done()
         self.discard()
 
     cdef void reset_message(self):
@@ -67,12 +58,11 @@ cdef class Reader:
         self.body_len = 0
         self.head_bytes = 0
         self.head_count = 0
-        self.partial_line = 0
         self.body_wire = 0
         self.framing = 0
-        self.first_bytes = None
         self.msg_flags = 0
         self.continue_pending = False
+        self.line.new_request()
 
     # -- what the connection asks -------------------------------------------
 
@@ -105,7 +95,7 @@ cdef class Reader:
             return 0
         self.phase = R_DONE
         self.continue_pending = False
-        self.method_probe = None
+        self.line.done()
         self.ready.append(status)
         return 0
 
@@ -147,21 +137,16 @@ cdef class Reader:
         cdef Py_ssize_t completed = self.completed
         cdef int phase = self.phase              # as the read began
         cdef Py_ssize_t url_start = -1 if self.url is None else PyBytes_GET_SIZE(self.url)
-        cdef object error
-        cdef int status
         cdef Py_ssize_t body_start = self.body_len
-        cdef Py_ssize_t offset = 0
-        cdef bint again = False
-        cdef bytes resumed = None
+        cdef object error
+        cdef bytes again = None
         if phase == R_DONE:
             return True
         self.now = now
         if phase == R_IDLE:
             self.began = now                     # a request's first bytes, for the access log
         if phase == R_PROBE:
-            self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
-            self.probe_method()
-            return self.phase == R_DONE
+            return self.line.probe_more(self, data, n)
         self.read_body = 0
         try:
             self.parser.feed_data(PyMemoryView_FromMemory(data, n, PyBUF_READ))
@@ -183,65 +168,23 @@ cdef class Reader:
             self.phase = R_DONE
             return True
         except HttpParserInvalidMethodError:
+            # 501 or 400, told from the whole line (RequestLine.method_refused).
             if self.phase == R_DONE:
                 return True
-            if self.completed == 0:
-                # Nothing has ended on this connection yet, so all it has
-                # sent is known (first_bytes and this read) and the method
-                # can be told: an unknown but well-formed one is 501 (RFC
-                # 9110 section 9.1), anything else 400. llhttp stops at the
-                # first byte it does not expect, so the rest of the token
-                # may still be on its way. After a first request the cut
-                # between two requests is not known: 400.
-                self.method_probe = bytearray(self.first_bytes or b"")
-                self.method_probe.extend(PyMemoryView_FromMemory(data, n, PyBUF_READ))
-                self.probe_method()
-            else:
-                self.refuse(400)
-            return self.phase == R_DONE
+            return self.line.method_refused(self, data, n)
         except HttpParserError as exc:
+            # A malformed request, or a version llhttp does not take, which
+            # may be parsed again as HTTP/1.1 (RequestLine.parse_error).
             if self.phase == R_DONE:
                 return True
-            status = self.version_error_status(exc)
-            if status == 0:
-                # HTTP/1.x with x > 1, read as HTTP/1.1 (RFC 9110 section
-                # 6.2: a recipient treats a higher minor version as the
-                # highest it implements). llhttp has stopped at the minor
-                # digit: parse again with a parser that takes any version,
-                # from a place whose parser state is known.
-                if self.boundary:
-                    # This read began between requests, where a new parser
-                    # begins too: all of it again, skipping the requests
-                    # already queued from it.
-                    self.restart_parser(self.completed - completed, R_IDLE)
-                    self.completed = completed
-                    again = True
-                elif self.completed == completed:
-                    # The line began in an earlier read: it again, with
-                    # HTTP/1.1, then the rest of this read.
-                    resumed = self.rest_of_line(data, n, url_start)
-                    if resumed is not None:
-                        self.restart_parser(0, R_HEAD)
-                        again = True
-                else:
-                    # The read began inside a request that ended in it:
-                    # again from where that one ended.
-                    offset = self.first_request_end(data, n, phase, body_start, completed)
-                    if offset >= 0:
-                        self.restart_parser(self.completed - completed - 1, R_IDLE)
-                        self.completed = completed + 1
-                        again = True
-                if not again:
-                    status = 505        # where the line began is not known
-            if not again:
-                self.refuse(status)
+            again = self.line.parse_error(self, exc, data, n, phase, url_start, body_start,
+                                          completed)
+            if again is None:
                 return True
-        if again:
+        if again is not None:
             # Outside the except clause, which would otherwise become the
             # context of every error raised while parsing again.
-            if resumed is None:
-                return self.feed(data + offset, n - offset, now)
-            return self.feed(PyBytes_AS_STRING(resumed), PyBytes_GET_SIZE(resumed), now)
+            return self.feed(PyBytes_AS_STRING(again), PyBytes_GET_SIZE(again), now)
         if self.last and self.phase == R_IDLE and self.completed > completed:
             # Stopping: the requests of this read are the last answered
             # (the last of them with "Connection: close").
@@ -254,18 +197,10 @@ cdef class Reader:
             if self.url is None:
                 self.on_method_bytes(data, n)
             elif self.phase == R_HEAD:
-                self.check_partial_line(data, n, phase == R_IDLE)
+                self.line.check_partial(self, data, n, phase == R_IDLE)
             elif self.phase == R_BODY:
                 self.check_body_bytes(n)
-        elif self.phase == R_HEAD:
-            self.partial_line = 0                # began at an unknown place
-        # Whether the next read begins where a new parser would: nothing of
-        # a next request read yet but empty lines. (After a body that ends
-        # the read, the same bytes could begin a request: not known.) And
-        # its last bytes, for a line split between the two (see feed).
-        self.boundary = (self.phase == R_IDLE and self.url is None
-                         and (data[n - 1] == b"\n" or data[n - 1] == b"\r"))
-        keep_tail(self.tail, data, n)
+        self.line.after_read(data, n, self.phase == R_IDLE and self.url is None)
         if self.continue_pending and self.phase != R_DONE:
             # RFC 9110 section 10.1.1: the client waits for this before
             # sending the body.
@@ -273,115 +208,33 @@ cdef class Reader:
             self.ready.append(CONTINUE)
         return self.phase == R_DONE
 
-    cdef int probe_method(self) except -1:
-        # Collect the request line of a refused method until it is known to
-        # be malformed (400) or well-formed with a method this server does
-        # not know (501); the parser has stopped, so nothing else is parsed.
-        cdef bytearray data = self.method_probe
-        cdef int status = request_line_status(PyByteArray_AS_STRING(data),
-                                              PyByteArray_GET_SIZE(data))
-        if status == 0:
-            if PyByteArray_GET_SIZE(data) <= self.limits.max_request_line + MAX_METHOD_PROBE:
-                if self.phase == R_IDLE:
-                    self.deadline = self.now + self.limits.header_timeout
-                self.phase = R_PROBE
-                return 0
-            status = 414                        # the line goes on past the limit
-        self.method_probe = None
-        return self.refuse(status)
+    cdef int probing(self) except -1:
+        # A refused method's line is being collected (RequestLine.probe_more):
+        # nothing is parsed meanwhile, and the header timeout runs from the
+        # line's first bytes.
+        if self.phase == R_IDLE:
+            self.deadline = self.now + self.limits.header_timeout
+        self.phase = R_PROBE
+        return 0
 
-    # -- a version llhttp refuses ---------------------------------------------
-
-    cdef int version_error_status(self, object error) except -1:
-        # The status for a request line whose version llhttp refused: 0 for
-        # HTTP/1.x with x > 1 (answered as 1.1, see feed); 400 for a
-        # malformed version ("HTTP/11", "HTTP/1.10", RFC 9112 section 2.3)
-        # and for HTTP/0.x, which never had a version in its request line;
-        # 505 for another major version (RFC 9110 section 15.6.6).
-        cdef str version
-        if str(error) != "Invalid HTTP version":    # llhttp's reason for x.y it does not take
-            return 400
-        version = self.parser.get_http_version()
-        if version[0] == "1":
-            return 0
-        return 400 if version[0] == "0" else 505
+    # -- parsing again (see RequestLine.parse_error) ---------------------------
 
     cdef int restart_parser(self, Py_ssize_t skip, int phase) except -1:
         # A new parser for the rest of the connection that takes any
         # version digits, which on_headers_complete then checks for every
         # request itself (so only HTTP/1.x is taken). The request in
         # progress starts over; the next `skip` requests it completes were
-        # already queued.
+        # already queued, and are counted again as they complete.
         self.parser = HttpRequestParser(self)
         self.parser.set_dangerous_leniencies(lenient_version=True)
         self.get_method = self.parser.get_method
         self.should_keep_alive = self.parser.should_keep_alive
         self.any_version = True
+        self.completed -= skip
         self.skip = skip
         self.reset_message()
         self.phase = phase
         return 0
-
-    cdef bytes rest_of_line(self, const char* data, Py_ssize_t n, Py_ssize_t url_start):
-        # A request line that began in an earlier read and that llhttp
-        # refused at its minor digit in this one: the line with HTTP/1.1,
-        # then what follows it here; None if what is here is not the rest of
-        # the line (the rest of the method and its spaces if the target had
-        # not begun, the rest of the target, spaces, then the rest of
-        # "HTTP/1.x", which ends at the first x: "HTTP/1." has no digit
-        # above 1).
-        cdef bytes method = self.get_method()
-        cdef bytes url = self.url
-        cdef bytes read = PyBytes_FromStringAndSize(data, n)
-        cdef bytes version = b"HTTP/1." + self.parser.get_http_version()[2].encode("ascii")
-        cdef Py_ssize_t i = 0, end
-        cdef bint spaces
-        if url_start < 0:
-            if not read.startswith(url + b" "):
-                i = read.find(b" ")
-                if i < 0:
-                    return None
-                while i < n and data[i] == b" ":
-                    i += 1
-            url_start = 0
-        if not read.startswith(url[url_start:], i):
-            return None
-        i += PyBytes_GET_SIZE(url) - url_start
-        end = i
-        while end < n and data[end] == b" ":
-            end += 1
-        spaces = end > i
-        if url_start < PyBytes_GET_SIZE(url) and not spaces:
-            return None
-        i = end
-        end = read.find(version[7:], i) + 1
-        if end == 0 or not version.endswith(read[i:end]) or (spaces and end - i != 8):
-            return None
-        return method + b" " + url + b" HTTP/1.1" + read[end:]
-
-    cdef Py_ssize_t first_request_end(self, const char* data, Py_ssize_t n, int phase,
-                                      Py_ssize_t body_start, Py_ssize_t completed) except -2:
-        # Where, in this read, the request in progress as it began ended;
-        # -1 if that is not known. Its head ends at the first CRLF CRLF
-        # (none can come earlier in a head; the last bytes of the read
-        # before count, for one split across the two), its body that many
-        # bytes later. A chunked body's end is not known.
-        cdef Request request = <Request>self.ready[
-            len(self.ready) - (self.completed - completed)]
-        cdef list fields = request._raw_headers
-        cdef Py_ssize_t end
-        for i in range(0, len(fields), 2):
-            if (<bytes>fields[i]).lower() == b"transfer-encoding":
-                return -1
-        if phase == R_BODY:
-            end = PyBytes_GET_SIZE(request.body) - body_start
-        else:
-            end = (PyBytes_FromStringAndSize(self.tail, 3)
-                   + PyBytes_FromStringAndSize(data, n)).find(b"\r\n\r\n")
-            if end < 0:
-                return -1
-            end += 4 - 3 + PyBytes_GET_SIZE(request.body)
-        return end if 0 <= end < n else -1
 
     cdef int on_method_bytes(self, const char* data, Py_ssize_t n) except -1:
         # Bytes before any request line was parsed: empty lines, or the
@@ -389,49 +242,13 @@ cdef class Reader:
         # of those (slowloris), and on a connection's first request they
         # are kept to tell 501 from 400 if the method is refused later.
         cdef Py_ssize_t i = 0
-        cdef Py_ssize_t kept
         while i < n and (data[i] == b"\r" or data[i] == b"\n"):
             i += 1
         if i < n and self.phase == R_IDLE:
             self.phase = R_HEAD
             self.deadline = self.now + self.limits.header_timeout
         if self.completed == 0:
-            kept = PyBytes_GET_SIZE(self.first_bytes) if self.first_bytes is not None else 0
-            if kept < MAX_METHOD_PROBE:
-                self.first_bytes = (self.first_bytes or b"") + PyBytes_FromStringAndSize(
-                    data, min(n, MAX_METHOD_PROBE - kept))
-        return 0
-
-    cdef int check_partial_line(self, const char* data, Py_ssize_t n,
-                                bint began_here) except -1:
-        # httptools keeps an unfinished head line to itself and reports it
-        # only once it ends, so its length is measured here, from the
-        # bytes: everything after the last LF read while this request's
-        # head is incomplete (a CR that ends the read does not count: it
-        # belongs to the line's end). Whether that line is the request
-        # line (414) or a field line (431) is told by whether an LF has
-        # been read since the request began.
-        cdef const char* lf = <const char*>memrchr(data, b"\n", n)
-        cdef Py_ssize_t start = 0
-        cdef Py_ssize_t length
-        if lf is NULL:
-            self.partial_line += n
-        else:
-            self.partial_line = n - 1 - (lf - data)
-            if began_here:
-                # Empty lines may come before a request (RFC 9112 2.2).
-                while start < n and (data[start] == b"\r" or data[start] == b"\n"):
-                    start += 1
-                if lf - data > start:
-                    self.msg_flags |= F_LINE_DONE
-            else:
-                self.msg_flags |= F_LINE_DONE
-        length = self.partial_line - (1 if data[n - 1] == b"\r" else 0)
-        if self.msg_flags & F_LINE_DONE:
-            if length > self.limits.max_header_field:
-                return self.refuse(431)
-        elif length > self.limits.max_request_line:
-            return self.refuse(414)
+            self.line.keep_first(data, n)
         return 0
 
     cdef int check_body_bytes(self, Py_ssize_t n) except -1:
@@ -516,20 +333,7 @@ cdef class Reader:
         if self.keep_alive and not (flags & F_CONNECTION) and not self.any_version:
             self.version = 11
         else:
-            version = self.parser.get_http_version()
-            if version == "1.1":
-                self.version = 11
-            elif version == "1.0":
-                self.version = 10
-            elif version[0] == "1":
-                self.version = 11               # HTTP/1.2 and up (see feed)
-            elif version[0] == "0":
-                # llhttp reads a request line without a version ("GET /")
-                # as HTTP/0.9, which never wrote one: a malformed line (RFC
-                # 9112 section 3).
-                raise ProtocolError(400)
-            else:
-                raise ProtocolError(505)        # RFC 9110 section 15.6.6
+            self.version = http_version(self.parser.get_http_version())
         if self.version == 11:
             if not (flags & F_HOST):
                 raise ProtocolError(400)            # RFC 9112 section 3.2
