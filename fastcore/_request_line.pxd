@@ -16,10 +16,10 @@ cdef class RequestLine:
         Py_ssize_t partial            # bytes of the unfinished head line (see check_partial)
         bint line_done                # an LF has ended this request's request line
 
-    cdef void new_request(self)
-    cdef void done(self)
-    cdef void keep_first(self, const char* data, Py_ssize_t n)
-    cdef void after_read(self, const char* data, Py_ssize_t n, bint idle)
+    cdef void new_request(self) noexcept
+    cdef void done(self) noexcept
+    cdef int keep_first(self, const char* data, Py_ssize_t n) except -1
+    cdef void after_read(self, const char* data, Py_ssize_t n, bint idle) noexcept
     cdef int check_partial(self, Reader reader, const char* data, Py_ssize_t n,
                            bint began_here) except -1
     cdef bint method_refused(self, Reader reader, char* data, Py_ssize_t n) except -1

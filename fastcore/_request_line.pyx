@@ -60,7 +60,7 @@ cdef class RequestLine:
     def __cinit__(self):
         self.boundary = True            # a connection begins between requests
 
-    cdef void new_request(self):
+    cdef void new_request(self) noexcept:
         # Called by Reader.reset_message, for each request. A request that
         # ends inside a read leaves the next one's unfinished line counted
         # from 0: where in the read it began is not known.
@@ -68,21 +68,24 @@ cdef class RequestLine:
         self.partial = 0
         self.line_done = False
 
-    cdef void done(self):
+    cdef void done(self) noexcept:
         # Nothing more is parsed (a refusal, or the connection closed).
         self.first_bytes = None
         self.probe = None
 
-    cdef void keep_first(self, const char* data, Py_ssize_t n):
+    cdef int keep_first(self, const char* data, Py_ssize_t n) except -1:
         # Bytes before the connection's first request line (empty lines, or
         # the first bytes of a method), kept to tell 501 from 400 if the
         # method is refused later (method_refused).
-        cdef Py_ssize_t kept = PyBytes_GET_SIZE(self.first_bytes) if self.first_bytes is not None else 0
+        cdef Py_ssize_t kept = 0
+        if self.first_bytes is not None:
+            kept = PyBytes_GET_SIZE(self.first_bytes)
         if kept < MAX_METHOD_PROBE:
             self.first_bytes = (self.first_bytes or b"") + PyBytes_FromStringAndSize(
                 data, min(n, MAX_METHOD_PROBE - kept))
+        return 0
 
-    cdef void after_read(self, const char* data, Py_ssize_t n, bint idle):
+    cdef void after_read(self, const char* data, Py_ssize_t n, bint idle) noexcept:
         # After each read: whether the next one begins where a new parser
         # would, with nothing of a next request read yet but empty lines
         # (`idle`: no request line has begun; after a body that ends the
@@ -95,11 +98,11 @@ cdef class RequestLine:
                            bint began_here) except -1:
         # httptools keeps an unfinished head line to itself and reports it
         # only once it ends, so its length is measured here, from the
-        # bytes of a read in which no request ended: everything after the last LF read while this request's head is
-        # incomplete (a CR that ends the read does not count: it belongs to
-        # the line's end). Whether that line is the request line (414) or a
-        # field line (431) is told by whether an LF has been read since the
-        # request began.
+        # bytes of a read in which no request ended: everything after the
+        # last LF read while this request's head is incomplete (a CR that
+        # ends the read does not count: it belongs to the line's end).
+        # Whether that line is the request line (414) or a field line (431)
+        # is told by whether an LF has been read since the request began.
         cdef const char* lf = <const char*>memrchr(data, b"\n", n)
         cdef Py_ssize_t start = 0
         cdef Py_ssize_t length
