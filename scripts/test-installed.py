@@ -74,12 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         shutil.copytree(tests, root / "tests", ignore=shutil.ignore_patterns(
             "__pycache__", *LEFT_OUT))
-        # The project's pytest settings (markers, testpaths) and the README
-        # (tests/test_readme.py runs its examples), nothing else: the copy
+        # The project's pytest settings (markers, testpaths), the README
+        # (tests/test_readme.py runs its examples) and the deployment
+        # examples (the tests run them as written), nothing else: the copy
         # has no fastcore/ to import.
         for name in ("pyproject.toml", "README.md"):
             if (project / name).exists():
                 shutil.copy(project / name, root / name)
+        if (project / "deploy").is_dir():
+            shutil.copytree(project / "deploy", root / "deploy")
         # Not a conftest.py: the tests import theirs as `conftest`.
         (root / "_fastcore_installed_guard.py").write_text(GUARD.format(project=str(project)))
         # Test paths given (tests/...) replace the default selection.
